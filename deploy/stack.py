@@ -1,0 +1,246 @@
+"""The local stack: every real component started as a child process, in order, and stopped cleanly.
+
+`make run` (through `fieldops run`) and the end-to-end tests use the same `Stack`, so what the tests
+exercise is what a developer runs. Ports move together by FIELDOPS_PORT_OFFSET.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.contracts.names import SEARCH_ATTRIBUTES
+from shared.settings import SERVICES, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# Every port of a stack lies between 7233 and 9334 plus its offset: stacks 3000 apart never collide.
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Process:
+    name: str
+    argv: list[str]
+    ready: str | tuple[str, int]  # a URL answering 200, or a (host, port) accepting connections
+    popen: subprocess.Popen | None = None
+    log: Path | None = None
+
+
+@dataclass
+class Stack:
+    env: dict[str, str] = field(default_factory=dict)  # FIELDOPS_* settings for every child
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        self.environ = {**os.environ, **self.env}
+        self.settings = Settings(**{k[len("FIELDOPS_"):].lower(): v for k, v in self.env.items()
+                                   if k.startswith("FIELDOPS_")}) if self.env else Settings()
+        self.data = self.settings.data_dir.resolve()
+        self.environ["FIELDOPS_DATA_DIR"] = str(self.data)
+        self.processes: dict[str, Process] = {}
+
+    # --- the components -------------------------------------------------------------------------
+    def _temporal(self) -> Process:
+        s = self.settings
+        argv = [str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(self.data / "temporal.db"),
+                "--ip", s.host, "--port", str(s.port(7233)), "--ui-port", str(s.temporal_ui_port),
+                "--http-port", str(s.port(7243)), "--metrics-port", str(s.port(7253)), "--log-level", "warn",
+                "--ui-disable-news-fetch", "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+        for name, kind in SEARCH_ATTRIBUTES.items():
+            argv += ["--search-attribute", f"{name}={kind}"]
+        return Process("temporal", argv, (s.host, s.port(7233)))
+
+    def _seaweedfs(self) -> Process:
+        s = self.settings
+        config = self.data / "s3.json"
+        config.write_text(json.dumps({"identities": [{
+            "name": "fieldops", "credentials": [{"accessKey": s.s3_access_key, "secretKey": s.s3_secret_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        (self.data / "s3").mkdir(parents=True, exist_ok=True)
+        p = s.port
+        argv = [str(BIN / "weed"), "server", "-dir", str(self.data / "s3"), "-ip", s.host, "-ip.bind", s.host,
+                "-master.port", str(p(9333)), "-master.port.grpc", str(p(9334)),
+                "-volume.port", str(p(8380)), "-volume.port.grpc", str(p(8381)),
+                "-filer.port", str(p(8888)), "-filer.port.grpc", str(p(8889)),
+                "-s3", "-s3.port", str(p(8333)), "-s3.port.grpc", str(p(8334)), "-s3.config", str(config),
+                "-s3.port.iceberg", "0", "-s3.port.lance", "0", "-master.volumeSizeLimitMB", "1024",
+                "-volume.max", "0", "-volume.preStopSeconds", "0"]
+        return Process("seaweedfs", argv, (s.host, p(8333)))
+
+    def _smtp(self) -> Process:
+        s = self.settings
+        return Process("smtp", [sys.executable, "-m", "deploy.smtp_sink", "--host", s.host, "--port",
+                                str(s.smtp_port_effective), "--dir", str(self.data / "mail")],
+                       (s.smtp_host, s.smtp_port_effective))
+
+    def _service(self, name: str) -> Process:
+        s = self.settings
+        return Process(name, [sys.executable, "-m", "uvicorn", f"services.{name}.app:app", "--host", s.host,
+                              "--port", str(s.service_port(name)), "--no-access-log", "--log-level", "warning"],
+                       f"{s.service_url(name)}/healthz")
+
+    def _worker(self) -> Process:
+        return Process("workflow-worker", [sys.executable, "-m", "workflows.worker"], "")
+
+    def _traefik(self) -> Process:
+        s = self.settings
+        dynamic = self.data / "traefik-routes.yml"
+        dynamic.write_text(gateway_routes(s))
+        static = self.data / "traefik.yml"
+        static.write_text(json.dumps({
+            "entryPoints": {"web": {"address": f"{s.host}:{s.gateway_port}"},
+                            "ping": {"address": f"{s.host}:{s.port(8082)}"}},
+            "ping": {"entryPoint": "ping"},
+            "providers": {"file": {"filename": str(dynamic), "watch": False}},
+            "log": {"level": "WARN"},
+            "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+        }))
+        return Process("gateway", [str(BIN / "traefik"), f"--configFile={static}"], f"http://{s.host}:{s.port(8082)}/ping")
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+        (self.data / "logs").mkdir(exist_ok=True)
+        self.processes = {}  # a start after stop() begins from nothing
+        infrastructure = [self._temporal(), self._seaweedfs(), self._smtp()]
+        for process in infrastructure:
+            self._spawn(process)
+        for process in infrastructure:
+            self._wait(process)
+        for service in SERVICES:
+            migrations_env = {**os.environ, **self.environ}
+            subprocess.run([sys.executable, "-c", f"from shared.migrations import upgrade; upgrade({service!r})"],
+                           check=True, cwd=ROOT, env=migrations_env)
+        self._ensure_bucket()
+        for service in SERVICES:
+            self._spawn(self._service(service))
+        self._spawn(self._worker())
+        self._spawn(self._traefik())
+        for process in self.processes.values():
+            self._wait(process)
+
+    def _spawn(self, process: Process) -> None:
+        process.log = self.data / "logs" / f"{process.name}.log"
+        with open(process.log, "ab") as out:  # the child keeps its own copy of the descriptor
+            process.popen = subprocess.Popen(process.argv, cwd=ROOT, env=self.environ, stdout=out,
+                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.processes[process.name] = process
+
+    def _wait(self, process: Process, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.popen.poll() is not None:
+                raise RuntimeError(f"{process.name} exited with {process.popen.returncode}; see {process.log}:\n"
+                                   + process.log.read_text()[-3000:])
+            if not process.ready or self._answers(process.ready):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{process.name} did not become ready in {timeout}s; see {process.log}")
+
+    @staticmethod
+    def _answers(ready: str | tuple[str, int]) -> bool:
+        try:
+            if isinstance(ready, tuple):
+                with socket.create_connection(ready, timeout=1):
+                    return True
+            return httpx.get(ready, timeout=2).status_code == 200
+        except (OSError, httpx.HTTPError):
+            return False
+
+    def _ensure_bucket(self) -> None:
+        from deploy.prepare import ensure_bucket
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                ensure_bucket(self.settings)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def restart(self, name: str, hard: bool = False) -> None:
+        """Stop one component (kill -9 when `hard`) and start it again: for durability tests."""
+        process = self.processes[name]
+        self._stop(process, hard=hard)
+        self._spawn(Process(process.name, process.argv, process.ready))
+        self._wait(self.processes[name])
+
+    def kill(self, name: str) -> None:
+        self._stop(self.processes[name], hard=True)
+
+    def revive(self, name: str) -> None:
+        process = self.processes[name]
+        self._spawn(Process(process.name, process.argv, process.ready))
+        self._wait(self.processes[name])
+
+    @staticmethod
+    def _stop(process: Process, hard: bool = False, timeout: float = 15) -> None:
+        if process.popen is None or process.popen.poll() is not None:
+            return
+        process.popen.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
+        try:
+            process.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.popen.kill()
+            process.popen.wait()
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            self._stop(process)
+
+    def urls(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            "API (gateway)": s.api_url,
+            "OpenAPI": f"{s.api_url}/openapi.json",
+            "Temporal UI": f"http://{s.host}:{s.temporal_ui_port}",
+            "Temporal frontend": s.temporal_target,
+            "S3 (SeaweedFS)": s.s3_url,
+            "SMTP (mail kept in)": f"{s.smtp_host}:{s.smtp_port_effective} -> {self.data / 'mail'}",
+            **{f"{name} service": s.service_url(name) for name in SERVICES},
+        }
+
+
+# Which service answers which path: the public API under /api/v1, by prefix.
+ROUTES = {
+    "intake": ["/api/v1/auth", "/api/v1/me", "/api/v1/users", "/api/v1/account-requests", "/api/v1/customers",
+               "/api/v1/assets", "/api/v1/requests", "/api/v1/openapi.json", "/api/v1/intake"],
+    "routing": ["/api/v1/providers", "/api/v1/teams", "/api/v1/work-events", "/api/v1/work-orders",
+                "/api/v1/routing"],
+    "invoicing": ["/api/v1/provider-invoices", "/api/v1/payment-runs", "/api/v1/payments", "/api/v1/invoices",
+                  "/api/v1/invoicing"],
+    "notifications": ["/api/v1/notifications", "/api/v1/notifications-service"],
+}
+PUBLIC = ["/api/v1/auth/token", "/api/v1/auth/password-reset", "/api/v1/openapi.json"]
+
+
+def gateway_routes(s: Settings) -> str:
+    """Traefik's file-provider routes (JSON is valid YAML). Every route but sign-in and password reset passes
+    forward-auth at intake first, so a deactivated user's token is refused at the gateway."""
+    routers: dict = {}
+    services: dict = {}
+    for name, prefixes in ROUTES.items():
+        services[name] = {"loadBalancer": {"servers": [{"url": s.service_url(name)}]}}
+        rule = " || ".join(f"PathPrefix(`{p}`)" for p in prefixes)
+        routers[name] = {"rule": rule, "service": name, "entryPoints": ["web"], "middlewares": ["auth"]}
+    routers["public"] = {"rule": " || ".join(f"PathPrefix(`{p}`)" for p in PUBLIC) + " || PathRegexp(`^/api/v1/[a-z-]+/(docs|openapi.json)$`)",
+                         "service": "intake", "entryPoints": ["web"], "priority": 1000}
+    # The work-event list is served by intake beside the read copy it filters; actions go to routing.
+    routers["work-events-list"] = {"rule": "Method(`GET`) && Path(`/api/v1/work-events`)", "service": "intake",
+                                   "entryPoints": ["web"], "middlewares": ["auth"], "priority": 900}
+    for service_name in ("routing", "invoicing", "notifications"):
+        routers[f"{service_name}-docs"] = {
+            "rule": f"Path(`/api/v1/{service_name}/docs`) || Path(`/api/v1/{service_name}/openapi.json`)",
+            "service": service_name, "entryPoints": ["web"], "priority": 1100}
+    middlewares = {"auth": {"forwardAuth": {"address": f"{s.service_url('intake')}/internal/auth/check"}}}
+    return json.dumps({"http": {"routers": routers, "services": services, "middlewares": middlewares}}, indent=1)

@@ -1,0 +1,308 @@
+"""Accounts: sign-in, users, profiles, password reset, and the gateway's forward-auth check."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, HTTPException, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import delete, func, select, update
+
+from services.intake.deps import ActiveUser, id_page
+from services.intake import customers
+from services.intake.models import AccountRequest, Customer, PasswordReset, SignInFailure, User
+from services.intake.schemas import (
+    AccountRequestIn, AccountRequestOut, DecisionIn, PasswordResetConfirm, PasswordResetIn, ProfilePatch, TokenOut,
+    UserIn, UserOut,
+)
+from shared import mailer
+from shared.auth import Principal, decode_token, hash_password, issue_token, need, verify_password
+from shared.contracts.enums import Role
+from shared.db import utcnow
+from shared.service_app import SessionDep, StateDep
+
+router = APIRouter(prefix="/api/v1")
+internal = APIRouter(prefix="/internal", include_in_schema=False)
+
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+RESET_VALID = timedelta(hours=1)
+INVITATION_VALID = timedelta(days=3)
+# Verified when the address is unknown, so a wrong address costs as long as a wrong password (no enumeration).
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(user_id=user.id, role=Role(user.role), email=user.email, name=user.full_name,
+                     customer_id=user.customer_id, provider_id=user.provider_id, org_admin=user.org_admin,
+                     token_version=user.token_version)
+
+
+@router.post("/auth/token", response_model=TokenOut, tags=["auth"])
+async def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep) -> TokenOut:
+    email = form.username.strip().lower()
+    since = utcnow() - FAILURE_WINDOW
+    failures = (await db.execute(select(func.count()).select_from(SignInFailure)
+                                 .where(SignInFailure.email == email, SignInFailure.at >= since))).scalar_one()
+    if failures >= MAX_FAILURES:
+        raise HTTPException(429, "too many failed sign-ins; try again later", headers={"Retry-After": "900"})
+    user = (await db.execute(select(User).where(User.email == email))).scalar_one_or_none()
+    valid = verify_password(user.password_hash if user else _DUMMY_HASH, form.password)
+    if user is None or not user.active or not valid:
+        db.add(SignInFailure(email=email))
+        await db.commit()
+        raise HTTPException(401, "wrong email or password", headers={"WWW-Authenticate": "Bearer"})
+    await db.execute(delete(SignInFailure).where(SignInFailure.email == email))
+    await db.commit()
+    token, ttl = issue_token(principal_of(user))
+    return TokenOut(access_token=token, expires_in=ttl)
+
+
+async def check_provider_exists(state, provider_id: int) -> bool:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(f"{state.settings.service_url('routing')}/internal/providers/{provider_id}")
+    return response.status_code == 200
+
+
+async def create_user(db, body: UserIn) -> User:
+    """Shared by `POST /users` and the CLI's create-admin."""
+    user = User(email=body.email.lower(), password_hash=hash_password(body.password), full_name=body.full_name,
+                role=body.role.value, customer_id=body.customer_id, provider_id=body.provider_id,
+                org_admin=body.org_admin, phone=body.phone, notification_email=body.notification_email)
+    db.add(user)
+    await db.flush()
+    return user
+
+
+@router.post("/users", status_code=201, response_model=UserOut, tags=["accounts"])
+async def post_user(body: UserIn, user: ActiveUser, db: SessionDep, state: StateDep) -> User:
+    need(user, Role.admin)
+    if body.role == Role.customer:
+        if body.customer_id is None or await db.get(Customer, body.customer_id) is None:
+            raise HTTPException(422, "a customer user needs the customer_id of an existing customer")
+    elif body.customer_id is not None:
+        raise HTTPException(422, "only a customer user belongs to a customer")
+    if body.role == Role.provider:
+        if body.provider_id is None or not await check_provider_exists(state, body.provider_id):
+            raise HTTPException(422, "a provider user needs the provider_id of an existing provider")
+    elif body.provider_id is not None:
+        raise HTTPException(422, "only a provider user belongs to a provider")
+    if body.org_admin and body.role != Role.customer:
+        raise HTTPException(422, "org_admin applies to customer users only")
+    if (await db.execute(select(User.id).where(User.email == body.email.lower()))).first():
+        raise HTTPException(409, "a user with this email already exists")
+    created = await create_user(db, body)
+    await db.commit()
+    return created
+
+
+@router.get("/users", tags=["accounts"])
+async def list_users(user: ActiveUser, db: SessionDep, customer_id: int | None = None, role: Role | None = None,
+                     limit: int = 50, cursor: str | None = None) -> dict:
+    """Admins see everyone; an organisation admin sees its own organisation's contacts (and nobody else)."""
+    query = select(User)
+    if user.role == Role.customer and user.org_admin:
+        query = query.where(User.customer_id == user.customer_id)
+    elif user.role == Role.admin:
+        if customer_id is not None:
+            query = query.where(User.customer_id == customer_id)
+    else:
+        raise HTTPException(403, "only admins and organisation admins list users")
+    if role is not None:
+        query = query.where(User.role == role.value)
+    return await id_page(db, query, User.id, limit, cursor, UserOut.model_validate)
+
+
+def lock_out(target: User) -> None:
+    target.active = False
+    target.token_version += 1  # every token issued so far stops working at once
+
+
+@router.post("/users/{user_id}/deactivate", status_code=204, tags=["accounts"])
+async def deactivate(user_id: int, user: ActiveUser, db: SessionDep) -> Response:
+    need(user, Role.admin)
+    target = await db.get(User, user_id)
+    if target is None:
+        raise HTTPException(404, "user not found")
+    if target.id == user.user_id:
+        raise HTTPException(422, "an admin cannot deactivate its own account")
+    lock_out(target)
+    await db.commit()
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=UserOut, tags=["accounts"])
+async def get_me(user: ActiveUser, db: SessionDep) -> User:
+    return await db.get(User, user.user_id)
+
+
+@router.patch("/me", response_model=UserOut, tags=["accounts"])
+async def patch_me(body: ProfilePatch, user: ActiveUser, db: SessionDep) -> User:
+    me = await db.get(User, user.user_id)
+    for field, value in body.model_dump(exclude_unset=True).items():
+        if field == "full_name" and value is None:
+            raise HTTPException(422, "full_name must not be empty")
+        setattr(me, field, value)
+    await db.commit()
+    return me
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def password_link(db, settings, user: User, valid: timedelta, subject: str, text: str):
+    """Stage a single-use password link for `user` and build its email (to the profile's notification address)."""
+    token = secrets.token_urlsafe(32)
+    db.add(PasswordReset(token_hash=_token_hash(token), user_id=user.id, expires_at=utcnow() + valid))
+    link = f"{settings.portal_url}/reset-password?token={token}"
+    return mailer.build_message(settings, user.notification_email or user.email, subject,
+                                f"{text}\n{link}\n\nIf you did not ask for this, ignore this message.",
+                                f"<password-reset.{_token_hash(token)[:24]}@fieldops>")
+
+
+@router.post("/auth/password-reset", status_code=202, tags=["auth"])
+async def password_reset(body: PasswordResetIn, db: SessionDep, state: StateDep, tasks: BackgroundTasks) -> dict:
+    # The same answer, as fast, whether or not the address exists: the email is sent after the response.
+    user = (await db.execute(select(User).where(User.email == body.email.strip().lower()))).scalar_one_or_none()
+    if user is not None and user.active:
+        message = password_link(db, state.settings, user, RESET_VALID, "Reset your fieldops password",
+                                "Open this link within one hour to choose a new password:")
+        await db.commit()
+        tasks.add_task(mailer.send, state.settings, message)
+    return {"detail": "if the address has an account, a reset link is on its way"}
+
+
+@router.post("/auth/password-reset/confirm", status_code=204, tags=["auth"])
+async def password_reset_confirm(body: PasswordResetConfirm, db: SessionDep) -> Response:
+    reset = await db.get(PasswordReset, _token_hash(body.token))
+    if reset is None or reset.used_at is not None or reset.expires_at < utcnow():
+        raise HTTPException(400, "this reset link is invalid, used or expired")
+    user = await db.get(User, reset.user_id)
+    if not user.active:
+        raise HTTPException(400, "this reset link is invalid, used or expired")
+    now = utcnow()
+    # This link and every other outstanding link of the user stop working; old tokens are revoked.
+    await db.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+                     .values(used_at=now))
+    await db.execute(delete(SignInFailure).where(SignInFailure.email == user.email))
+    user.password_hash = hash_password(body.new_password)
+    user.token_version += 1
+    await db.commit()
+    return Response(status_code=204)
+
+
+@internal.get("/auth/check")
+async def forward_auth(db: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Response:
+    """Traefik forward-auth: every routed call passes here first; a 401 stops it at the gateway."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
+    principal = decode_token(authorization.split(" ", 1)[1])
+    user = await db.get(User, principal.user_id)
+    if user is None or not user.active or user.token_version != principal.token_version:
+        raise HTTPException(401, "this account is deactivated or the token was revoked",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return Response(status_code=200)
+
+
+# --- organisation admins' account requests, carried out by an admin ----------------------------------
+def need_org_admin(user: Principal) -> None:
+    if not (user.role == Role.customer and user.org_admin):
+        raise HTTPException(403, "only an organisation admin asks for accounts or deactivations")
+
+
+@router.post("/account-requests", status_code=201, response_model=AccountRequestOut, tags=["accounts"])
+async def create_account_request(body: AccountRequestIn, user: ActiveUser, db: SessionDep,
+                                 key: customers.IdempotencyKey = None):
+    """An organisation admin asks for a new contact of its own organisation (`action: create` with `email`,
+    `full_name`, optional `phone`, `org_admin`) or for one of its contacts to be deactivated (`action: deactivate`
+    with `user_id`). An admin carries it out with `POST /account-requests/{id}/approve`."""
+    need_org_admin(user)
+    if body.action == "create":
+        if body.email is None or body.full_name is None:
+            raise HTTPException(422, "a new account needs email and full_name")
+        if body.user_id is not None:
+            raise HTTPException(422, "user_id applies to deactivation requests only")
+    else:
+        if body.user_id is None:
+            raise HTTPException(422, "a deactivation request needs the user_id of one of your contacts")
+        target = await db.get(User, body.user_id)
+        if target is None or target.customer_id != user.customer_id:
+            raise HTTPException(404, "user not found")
+        if not target.active:
+            raise HTTPException(409, "this account is already deactivated")
+        if target.id == user.user_id:
+            raise HTTPException(422, "ask another organisation admin or an admin to deactivate your own account")
+    where = f"{user.user_id}:account-requests"
+    if replay := await customers.idempotency.replay(db, key, where, body):
+        return replay
+    row = AccountRequest(customer_id=user.customer_id, action=body.action,
+                         email=str(body.email).lower() if body.email else None, full_name=body.full_name,
+                         phone=body.phone, org_admin=body.org_admin, user_id=body.user_id, reason=body.reason,
+                         requested_by=user.user_id)
+    return await customers.idempotency.store_created(db, key, where, body, row, AccountRequestOut)
+
+
+@router.get("/account-requests", tags=["accounts"])
+async def list_account_requests(user: ActiveUser, db: SessionDep, status: str | None = None,
+                                customer_id: int | None = None, limit: int = 50, cursor: str | None = None) -> dict:
+    """Admins see every organisation's requests (`?status=pending` is their queue); an organisation admin its own."""
+    query = select(AccountRequest)
+    if user.role == Role.admin:
+        if customer_id is not None:
+            query = query.where(AccountRequest.customer_id == customer_id)
+    else:
+        need_org_admin(user)
+        query = query.where(AccountRequest.customer_id == user.customer_id)
+    if status is not None:
+        query = query.where(AccountRequest.status == status)
+    return await id_page(db, query, AccountRequest.id, limit, cursor, AccountRequestOut.model_validate)
+
+
+async def pending_request(db, user: Principal, request_id: int) -> AccountRequest:
+    need(user, Role.admin)
+    row = await db.get(AccountRequest, request_id)
+    if row is None:
+        raise HTTPException(404, "account request not found")
+    if row.status != "pending":
+        raise HTTPException(409, f"this account request is already {row.status}")
+    return row
+
+
+@router.post("/account-requests/{request_id}/approve", response_model=AccountRequestOut, tags=["accounts"])
+async def approve_account_request(request_id: int, body: DecisionIn, user: ActiveUser, db: SessionDep,
+                                  state: StateDep, tasks: BackgroundTasks):
+    """Admin: carry the request out. A new account gets an email with a single-use link to choose its password
+    (valid three days); a deactivation locks the account out at once."""
+    row = await pending_request(db, user, request_id)
+    message = None
+    if row.action == "create":
+        if (await db.execute(select(User.id).where(User.email == row.email))).first():
+            raise HTTPException(409, "a user with this email already exists")
+        created = await create_user(db, UserIn(email=row.email, full_name=row.full_name, role=Role.customer,
+                                               password=secrets.token_urlsafe(24), customer_id=row.customer_id,
+                                               org_admin=row.org_admin, phone=row.phone))
+        row.user_id = created.id
+        message = password_link(db, state.settings, created, INVITATION_VALID, "Your fieldops account",
+                                "An account was made for you. Open this link within three days to choose "
+                                "your password:")
+    else:
+        target = await db.get(User, row.user_id)
+        lock_out(target)
+    row.status, row.decided_by, row.decided_at, row.decision_comment = "done", user.user_id, utcnow(), body.comment
+    await db.commit()
+    if message is not None:
+        tasks.add_task(mailer.send, state.settings, message)
+    return row
+
+
+@router.post("/account-requests/{request_id}/reject", response_model=AccountRequestOut, tags=["accounts"])
+async def reject_account_request(request_id: int, body: DecisionIn, user: ActiveUser, db: SessionDep):
+    """Admin: decline the request, saying why in `comment`."""
+    row = await pending_request(db, user, request_id)
+    row.status, row.decided_by, row.decided_at, row.decision_comment = "rejected", user.user_id, utcnow(), body.comment
+    await db.commit()
+    return row

@@ -1,0 +1,9 @@
+"""The intake service: accounts, customers, sites, assets, requests. `uvicorn services.intake.app:app`"""
+from services.intake import accounts, activities, customers, openapi, overview, requests
+from shared.service_app import create_app
+
+app = create_app(
+    "intake",
+    [overview.router, accounts.router, accounts.internal, customers.router, requests.router, requests.internal, openapi.router],
+    activities.build,
+)

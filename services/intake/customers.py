@@ -1,0 +1,167 @@
+"""Customers with their dashboard counts, sites, and assets."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException
+from sqlalchemy import case, func, or_, select
+
+from services.intake.deps import ActiveUser, id_page
+from services.intake.models import Asset, Customer, ServiceRequest, Site, idempotency_keys
+from services.intake.schemas import (
+    AssetDetail, AssetIn, AssetOut, AssetRequestOut, Counts, CustomerIn, CustomerOut, RequestOut, SiteIn, SiteOut,
+)
+from shared.auth import Principal, need
+from shared.contracts.enums import BUCKETS, Role
+from shared.idempotency import Idempotency
+from shared.service_app import SessionDep
+
+router = APIRouter(prefix="/api/v1")
+idempotency = Idempotency(idempotency_keys)
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+OPERATORS = (Role.dispatcher, Role.admin)
+
+
+def scope(user: Principal, what: str) -> str:
+    return f"{user.user_id}:{what}"
+
+
+def like_pattern(q: str) -> str:
+    """A substring pattern for LIKE in which the user's own % and _ match themselves."""
+    escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def may_see_customer(user: Principal, customer_id: int) -> bool:
+    if user.role in (Role.dispatcher, Role.admin, Role.accounts_receivable):
+        return True
+    return user.role == Role.customer and user.customer_id == customer_id
+
+
+@router.post("/customers", status_code=201, response_model=CustomerOut, tags=["customers"])
+async def create_customer(body: CustomerIn, user: ActiveUser, db: SessionDep, key: IdempotencyKey = None):
+    need(user, *OPERATORS)
+    if replay := await idempotency.replay(db, key, scope(user, "customers"), body):
+        return replay
+    return await idempotency.store_created(db, key, scope(user, "customers"), body, Customer(name=body.name, email=body.email),
+                               CustomerOut)
+
+
+@router.get("/customers", tags=["customers"])
+async def list_customers(user: ActiveUser, db: SessionDep, q: str | None = None, limit: int = 50,
+                         cursor: str | None = None) -> dict:
+    need(user, *OPERATORS, Role.accounts_receivable)
+    query = select(Customer)
+    if q:
+        query = query.where(Customer.name.ilike(like_pattern(q), escape="\\"))
+    page = await id_page(db, query, Customer.id, limit, cursor, CustomerOut.model_validate)
+    counts = await bucket_counts(db, [c.id for c in page["items"]])
+    page["items"] = [c.model_copy(update={"counts": counts.get(c.id, Counts())}) for c in page["items"]]
+    return page
+
+
+async def bucket_counts(db, customer_ids: list[int]) -> dict[int, Counts]:
+    """The five dashboard buckets, counted from the read copy in one grouped query."""
+    if not customer_ids:
+        return {}
+    columns = [func.sum(case((ServiceRequest.status.in_([s.value for s in statuses]), 1), else_=0)).label(bucket)
+               for bucket, statuses in BUCKETS.items()]
+    rows = await db.execute(select(ServiceRequest.customer_id, *columns)
+                            .where(ServiceRequest.customer_id.in_(customer_ids))
+                            .group_by(ServiceRequest.customer_id))
+    return {row.customer_id: Counts(**{b: int(getattr(row, b) or 0) for b in BUCKETS}) for row in rows}
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
+async def get_customer(customer_id: int, user: ActiveUser, db: SessionDep):
+    customer = await db.get(Customer, customer_id)
+    if customer is None or not may_see_customer(user, customer_id):
+        raise HTTPException(404, "customer not found")
+    counts = await bucket_counts(db, [customer_id])
+    return CustomerOut.model_validate(customer).model_copy(update={"counts": counts.get(customer_id, Counts())})
+
+
+@router.post("/customers/{customer_id}/sites", status_code=201, response_model=SiteOut, tags=["customers"])
+async def create_site(customer_id: int, body: SiteIn, user: ActiveUser, db: SessionDep, key: IdempotencyKey = None):
+    own = user.role == Role.customer and user.customer_id == customer_id
+    if not (user.role in OPERATORS or own):
+        raise HTTPException(404, "customer not found")
+    if own and not user.org_admin:
+        # API.md: an organisation admin manages its sites; other contacts add one inline with an asset.
+        raise HTTPException(403, "only an organisation admin adds sites (or add one with a new asset)")
+    if await db.get(Customer, customer_id) is None:
+        raise HTTPException(404, "customer not found")
+    where = scope(user, f"sites:{customer_id}")
+    if replay := await idempotency.replay(db, key, where, body):
+        return replay
+    return await idempotency.store_created(db, key, where, body, Site(customer_id=customer_id, name=body.name,
+                                                          address=body.address), SiteOut)
+
+
+@router.get("/customers/{customer_id}/sites", tags=["customers"])
+async def list_sites(customer_id: int, user: ActiveUser, db: SessionDep) -> dict:
+    if not may_see_customer(user, customer_id):
+        raise HTTPException(404, "customer not found")
+    sites = (await db.execute(select(Site).where(Site.customer_id == customer_id).order_by(Site.id))).scalars()
+    return {"items": [SiteOut.model_validate(s) for s in sites], "next_cursor": None}
+
+
+@router.post("/assets", status_code=201, response_model=AssetOut, tags=["assets"])
+async def create_asset(body: AssetIn, user: ActiveUser, db: SessionDep, key: IdempotencyKey = None):
+    if not (user.role in OPERATORS or (user.role == Role.customer and user.customer_id == body.customer_id)):
+        raise HTTPException(404 if user.role == Role.customer else 403, "customer not found"
+                            if user.role == Role.customer else "only customers and dispatchers add assets")
+    if await db.get(Customer, body.customer_id) is None:
+        raise HTTPException(404, "customer not found")
+    if body.site_id is not None and body.site is not None:
+        raise HTTPException(422, "give either site_id or a new site, not both")
+    if body.site_id is not None:
+        site = await db.get(Site, body.site_id)
+        if site is None or site.customer_id != body.customer_id:
+            raise HTTPException(422, "site_id is not a site of this customer")
+    if replay := await idempotency.replay(db, key, scope(user, "assets"), body):
+        return replay
+    site_id = body.site_id
+    if body.site is not None:  # a new site made inline, in the same transaction as its asset
+        site = Site(customer_id=body.customer_id, name=body.site.name, address=body.site.address)
+        db.add(site)
+        await db.flush()
+        site_id = site.id
+    return await idempotency.store_created(db, key, scope(user, "assets"), body,
+                               Asset(**body.model_dump(exclude={"site", "site_id"}), site_id=site_id), AssetOut)
+
+
+@router.get("/assets", tags=["assets"])
+async def list_assets(user: ActiveUser, db: SessionDep, customer_id: int | None = None, q: str | None = None,
+                      limit: int = 50, cursor: str | None = None) -> dict:
+    query = select(Asset)
+    if user.role == Role.customer:
+        if customer_id is not None and customer_id != user.customer_id:
+            return {"items": [], "next_cursor": None}
+        query = query.where(Asset.customer_id == user.customer_id)
+    elif user.role in OPERATORS:
+        if customer_id is not None:
+            query = query.where(Asset.customer_id == customer_id)
+    else:
+        raise HTTPException(403, "only customers and dispatchers list assets")
+    if q:
+        pattern = like_pattern(q)
+        query = query.where(or_(Asset.name.ilike(pattern, escape="\\"),
+                                Asset.serial_number.ilike(pattern, escape="\\")))
+    return await id_page(db, query, Asset.id, limit, cursor, AssetOut.model_validate)
+
+
+@router.get("/assets/{asset_id}", response_model=AssetDetail, tags=["assets"])
+async def get_asset(asset_id: int, user: ActiveUser, db: SessionDep):
+    asset = await db.get(Asset, asset_id)
+    if asset is None or not (user.role in OPERATORS or (user.role == Role.customer and user.customer_id == asset.customer_id)):
+        raise HTTPException(404, "asset not found")
+    site = await db.get(Site, asset.site_id) if asset.site_id else None
+    rows = (await db.execute(select(ServiceRequest, Site).outerjoin(Site, Site.id == ServiceRequest.site_id)
+                             .where(ServiceRequest.asset_id == asset_id)
+                             .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc()).limit(200))).all()
+    history = [AssetRequestOut(**RequestOut.model_validate(r).model_dump(), serial_number=asset.serial_number,
+                               site_name=s.name if s else None, site_address=s.address if s else None)
+               for r, s in rows]
+    return AssetDetail(**AssetOut.model_validate(asset).model_dump(),
+                       site=SiteOut.model_validate(site) if site else None, requests=history)

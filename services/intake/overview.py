@@ -1,0 +1,63 @@
+"""`GET /me/overview`: a customer's start page, gathered from intake and, over HTTP, invoicing and notifications.
+
+The other services are asked through their public routes with the caller's own bearer token, so they apply the
+same scoping to the customer as when it asks them itself; nothing here widens what the customer may see."""
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from services.intake.customers import bucket_counts
+from services.intake.deps import ActiveUser
+from services.intake.models import ServiceRequest
+from services.intake.schemas import Counts, Overview, OverviewInvoices, OverviewNotifications, RequestOut
+from shared.auth import bearer, need
+from shared.contracts.enums import Role
+from shared.service_app import SessionDep, StateDep
+
+router = APIRouter(prefix="/api/v1")
+RECENT = 10
+TIMEOUT = 5
+
+
+async def _ask(client: httpx.AsyncClient, url: str) -> dict | None:
+    try:
+        response = await client.get(url)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+@router.get("/me/overview", response_model=Overview, tags=["accounts"])
+async def overview(user: ActiveUser, db: SessionDep, state: StateDep,
+                   token: Annotated[str | None, Depends(bearer)]) -> Overview:
+    """Customer: the ten most recently changed requests, the five dashboard counts, outstanding invoices with
+    their total, and the latest notifications with the unread count. A section whose service does not answer
+    is empty and named in `unavailable`."""
+    need(user, Role.customer)
+    settings = state.settings
+    async with httpx.AsyncClient(timeout=TIMEOUT, headers={"Authorization": f"Bearer {token}"}) as client:
+        invoices_call = _ask(client, f"{settings.service_url('invoicing')}/api/v1/invoices?status=outstanding&limit=200")
+        notifications_call = _ask(client, f"{settings.service_url('notifications')}/api/v1/notifications?limit=10")
+        invoices, notifications = await asyncio.gather(invoices_call, notifications_call)
+    rows = (await db.execute(select(ServiceRequest).where(ServiceRequest.customer_id == user.customer_id)
+                             .order_by(ServiceRequest.updated_at.desc(), ServiceRequest.id.desc())
+                             .limit(RECENT))).scalars()
+    counts = (await bucket_counts(db, [user.customer_id])).get(user.customer_id, Counts())
+    unavailable = [name for name, answer in (("invoicing", invoices), ("notifications", notifications))
+                   if answer is None]
+    invoice_items = (invoices or {}).get("items", [])
+    total = sum((Decimal(i["total"]) for i in invoice_items), Decimal("0"))
+    return Overview(
+        customer_id=user.customer_id, counts=counts,
+        recent_requests=[RequestOut.model_validate(r) for r in rows],
+        outstanding_invoices=OverviewInvoices(items=invoice_items, total_outstanding=f"{total:.2f}"),
+        notifications=OverviewNotifications(items=(notifications or {}).get("items", []),
+                                            unread_count=(notifications or {}).get("unread_count", 0)),
+        unavailable=unavailable,
+    )

@@ -1,0 +1,224 @@
+"""Invoicing's API: provider invoices and their rules, payment runs and payments, customer invoices and PDFs."""
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from services.invoicing import pdf
+from services.invoicing.models import CustomerInvoice, Payment, PaymentRun, ProviderInvoice, idempotency_keys
+from services.invoicing.rules import invoice_number_problem
+from services.invoicing.schemas import (
+    CustomerInvoiceOut, PaymentOut, PaymentRunOut, ProviderInvoiceIn, ProviderInvoiceOut, RecordPaymentIn,
+)
+from shared.auth import CurrentUser, Principal, need
+from shared.contracts import names
+from shared.contracts.enums import Role
+from shared.contracts.models import CustomerPaymentCommand, PaymentRunInput, PaymentRunResult, SubmitInvoiceCommand
+from shared.contracts.views import public_state
+from shared.db import utcnow
+from shared.http import decode_cursor, encode_cursor, money, parse_money, update_request
+from shared.idempotency import Idempotency
+from shared.internal import internal_get
+from shared.service_app import SessionDep, StateDep, TemporalDep
+
+router = APIRouter(prefix="/api/v1")
+idempotency = Idempotency(idempotency_keys)
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+OPERATORS = (Role.dispatcher, Role.accounts_receivable, Role.admin)
+# Work-order statuses (routing) under which its holder may still write or submit the invoice; a re-assigned
+# (voided) work order takes none.
+INVOICEABLE = ("accepted", "completed", "paid")
+
+
+def invoice_out(row: ProviderInvoice) -> ProviderInvoiceOut:
+    return ProviderInvoiceOut(id=row.id, work_order_number=row.work_order_number, request_number=row.request_number,
+                              provider_id=row.provider_id, invoice_number=row.invoice_number, parts=money(row.parts),
+                              labor=money(row.labor), tax=money(row.tax), total=money(row.total), status=row.status,
+                              submitted_at=row.submitted_at, updated_at=row.updated_at)
+
+
+async def provider_work_order(state, user: Principal, wo: str) -> dict:
+    """The work order, if this provider holds it (accepted it); otherwise a 404."""
+    need(user, Role.provider)
+    work_order = await internal_get(state.settings, "routing", f"work-orders/{wo}")
+    if work_order is None or work_order["accepted_by"] != user.provider_id:
+        raise HTTPException(404, f"work order {wo} not found")
+    if work_order["status"] not in INVOICEABLE:
+        raise HTTPException(409, f"work order {wo} is {work_order['status']}: it takes no invoice")
+    return work_order
+
+
+# --- provider invoices -------------------------------------------------------------------------------
+@router.put("/provider-invoices/{wo}", response_model=ProviderInvoiceOut, tags=["provider invoices"])
+async def put_provider_invoice(wo: str, body: ProviderInvoiceIn, user: CurrentUser, db: SessionDep, state: StateDep):
+    work_order = await provider_work_order(state, user, wo)
+    if problem := invoice_number_problem(body.invoice_number, wo):
+        raise HTTPException(422, problem)
+    try:
+        parts, labor, tax = (parse_money(body.parts, "parts"), parse_money(body.labor, "labor"),
+                             parse_money(body.tax, "tax"))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    row = (await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == wo))).scalar_one_or_none()
+    if row is None:
+        row = ProviderInvoice(work_order_number=wo, request_number=work_order["request_number"],
+                              provider_id=user.provider_id)
+        db.add(row)
+    elif row.status != "draft":
+        raise HTTPException(409, f"the invoice for work order {wo} was already {row.status}; it can no longer change")
+    row.invoice_number, row.parts, row.labor, row.tax = body.invoice_number, parts, labor, tax
+    row.total = parts + labor + tax
+    row.updated_at = utcnow()
+    try:
+        await db.commit()
+    except IntegrityError as exc:  # two first saves at once: the unique work order lets one win
+        await db.rollback()
+        raise HTTPException(409, f"the invoice for work order {wo} was being saved at the same time; "
+                                 "send it again to update it") from exc
+    return invoice_out(row)
+
+
+@router.get("/provider-invoices/{wo}", response_model=ProviderInvoiceOut, tags=["provider invoices"])
+async def get_provider_invoice(wo: str, user: CurrentUser, db: SessionDep):
+    row = (await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == wo))).scalar_one_or_none()
+    if row is None or not (user.role in OPERATORS or (user.role == Role.provider and row.provider_id == user.provider_id)):
+        raise HTTPException(404, f"no invoice for work order {wo}")
+    return invoice_out(row)
+
+
+@router.post("/provider-invoices/{wo}/submit", tags=["provider invoices"])
+async def submit_provider_invoice(wo: str, user: CurrentUser, db: SessionDep, state: StateDep, temporal: TemporalDep,
+                                  key: IdempotencyKey = None) -> dict:
+    work_order = await provider_work_order(state, user, wo)
+    row = (await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == wo))).scalar_one_or_none()
+    if row is None:
+        raise HTTPException(422, f"no invoice was saved for work order {wo}: PUT /provider-invoices/{wo} first")
+    # One invoice per work order: a second submit is refused by the workflow, with a 409 naming the status.
+    if problem := invoice_number_problem(row.invoice_number, wo):
+        raise HTTPException(422, problem)
+    state_after = await update_request(temporal, work_order["request_number"], "submit_invoice", SubmitInvoiceCommand(
+        actor=user.actor(), work_order_number=wo, invoice_number=row.invoice_number), key)
+    return {**public_state(state_after), "invoice": invoice_out(await refreshed(db, row.id)).model_dump(mode="json")}
+
+
+async def refreshed(db, invoice_id: int) -> ProviderInvoice:
+    db.expire_all()
+    return await db.get(ProviderInvoice, invoice_id)
+
+
+# --- payment runs and payments ----------------------------------------------------------------------
+def payment_out(p: Payment) -> PaymentOut:
+    return PaymentOut(reference=p.reference, work_order_number=p.work_order_number, request_number=p.request_number,
+                      provider_id=p.provider_id, amount=money(p.amount), paid_at=p.paid_at, run_id=p.run_id)
+
+
+@router.post("/payment-runs", status_code=201, response_model=PaymentRunOut, tags=["payments"])
+async def start_payment_run(user: CurrentUser, db: SessionDep, temporal: TemporalDep, key: IdempotencyKey = None):
+    need(user, Role.dispatcher, Role.accounts_receivable, Role.admin)
+    run_id = f"manual-{key or uuid.uuid4()}"
+    result: PaymentRunResult = await temporal.execute_workflow(
+        "PaymentRunWorkflow", PaymentRunInput(run_id=run_id, requested_by=user.actor()),
+        id=names.payment_run_workflow_id(run_id), task_queue=names.WORKFLOW_TASK_QUEUE,
+        result_type=PaymentRunResult)
+    run = await db.get(PaymentRun, result.run_id)
+    payments = (await db.execute(select(Payment).where(Payment.run_id == run.id).order_by(Payment.id))).scalars()
+    return PaymentRunOut(id=run.id, started_at=run.started_at, payments=[payment_out(p) for p in payments],
+                         total=money(run.total))
+
+
+@router.get("/payment-runs", tags=["payments"])
+async def list_payment_runs(user: CurrentUser, db: SessionDep, limit: int = 50) -> dict:
+    need(user, Role.dispatcher, Role.accounts_receivable, Role.admin)
+    runs = (await db.execute(select(PaymentRun).order_by(PaymentRun.started_at.desc())
+                             .limit(max(1, min(limit, 200))))).scalars()
+    return {"items": [PaymentRunOut(id=r.id, started_at=r.started_at, payments=r.payments, total=money(r.total))
+                      for r in runs], "next_cursor": None}
+
+
+@router.get("/payments", tags=["payments"])
+async def list_payments(user: CurrentUser, db: SessionDep, limit: int = 50, cursor: str | None = None) -> dict:
+    limit = max(1, min(limit, 200))
+    query = select(Payment).order_by(Payment.id.desc()).limit(limit + 1)
+    if user.role == Role.provider:
+        query = query.where(Payment.provider_id == user.provider_id)
+    else:
+        need(user, *OPERATORS)
+    if (after := decode_cursor(cursor)) is not None:
+        query = query.where(Payment.id < int(after.get("id", 0)))
+    rows = list((await db.execute(query)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [payment_out(p) for p in rows], "next_cursor": encode_cursor({"id": rows[-1].id}) if more else None}
+
+
+# --- customer invoices ---------------------------------------------------------------------------------
+def customer_invoice_out(row: CustomerInvoice) -> CustomerInvoiceOut:
+    return CustomerInvoiceOut(id=row.id, number=row.number, request_number=row.request_number,
+                              customer_id=row.customer_id, status=row.status, lines=row.lines, total=money(row.total),
+                              amount_paid=money(row.amount_paid) if row.amount_paid is not None else None,
+                              issued_at=row.issued_at, paid_at=row.paid_at)
+
+
+async def visible_invoice(db, user: Principal, invoice_id: int) -> CustomerInvoice:
+    row = await db.get(CustomerInvoice, invoice_id)
+    allowed = row is not None and (user.role in (Role.accounts_receivable, Role.admin)
+                                   or (user.role == Role.customer and row.customer_id == user.customer_id))
+    if not allowed:
+        raise HTTPException(404, "invoice not found")
+    return row
+
+
+@router.get("/invoices", tags=["invoices"])
+async def list_invoices(user: CurrentUser, db: SessionDep, status: Literal["outstanding", "paid"] | None = None,
+                        limit: int = 50, cursor: str | None = None) -> dict:
+    limit = max(1, min(limit, 200))
+    query = select(CustomerInvoice).order_by(CustomerInvoice.id.desc()).limit(limit + 1)
+    if user.role == Role.customer:
+        query = query.where(CustomerInvoice.customer_id == user.customer_id)
+    else:
+        need(user, Role.accounts_receivable, Role.admin)
+    if status:
+        query = query.where(CustomerInvoice.status == status)
+    if (after := decode_cursor(cursor)) is not None:
+        query = query.where(CustomerInvoice.id < int(after.get("id", 0)))
+    rows = list((await db.execute(query)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [customer_invoice_out(r) for r in rows],
+            "next_cursor": encode_cursor({"id": rows[-1].id}) if more else None}
+
+
+@router.get("/invoices/{invoice_id}", response_model=CustomerInvoiceOut, tags=["invoices"])
+async def get_invoice(invoice_id: int, user: CurrentUser, db: SessionDep):
+    return customer_invoice_out(await visible_invoice(db, user, invoice_id))
+
+
+@router.get("/invoices/{invoice_id}/pdf", tags=["invoices"], response_class=Response)
+async def invoice_pdf(invoice_id: int, user: CurrentUser, db: SessionDep) -> Response:
+    row = await visible_invoice(db, user, invoice_id)
+    return Response(pdf.render(row), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{row.number}.pdf"'})
+
+
+@router.post("/invoices/{invoice_id}/record-payment", tags=["invoices"])
+async def record_payment(invoice_id: int, body: RecordPaymentIn, user: CurrentUser, db: SessionDep,
+                         temporal: TemporalDep, key: IdempotencyKey = None) -> dict:
+    need(user, Role.accounts_receivable)
+    row = await visible_invoice(db, user, invoice_id)
+    try:
+        amount = parse_money(body.amount)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    if body.paid_at.tzinfo is None:
+        raise HTTPException(422, "paid_at needs a time zone (ISO 8601 UTC)")
+    if amount != row.total:
+        raise HTTPException(422, f"the amount {money(amount)} does not match the invoice total {money(row.total)}")
+    state_after = await update_request(temporal, row.request_number, "record_customer_payment", CustomerPaymentCommand(
+        actor=user.actor(), invoice_id=row.id, amount=money(amount), paid_at=body.paid_at), key)
+    db.expire_all()
+    return {**public_state(state_after),
+            "invoice": customer_invoice_out(await db.get(CustomerInvoice, invoice_id)).model_dump(mode="json")}

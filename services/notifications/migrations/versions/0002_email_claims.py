@@ -1,0 +1,24 @@
+"""email claims: the attempt sending a message holds it, so a concurrent retry does not send it again
+
+Revision ID: 0002
+Revises: 0001
+"""
+from alembic import op
+import sqlalchemy as sa
+import shared.db
+
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('emails', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('claimed_at', shared.db.UTCDateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('emails', schema=None) as batch_op:
+        batch_op.drop_column('claimed_at')

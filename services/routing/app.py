@@ -1,0 +1,5 @@
+"""The routing service: providers, teams, work orders and offers, the work-event console."""
+from services.routing import activities, api
+from shared.service_app import create_app
+
+app = create_app("routing", [api.router, api.internal], activities.build)

@@ -1,0 +1,1 @@
+"""Pieces every service and the workflow worker share: contracts, settings, database, auth, Temporal client."""

@@ -1,0 +1,89 @@
+"""Passwords (argon2) and bearer tokens (JWT) shared by every service.
+
+Identity comes from the token each service verifies; whether the user is still active is checked by the
+intake service on every call (the gateway asks it through forward-auth), so a deactivation bites at once.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordBearer
+from pydantic import BaseModel
+
+from shared.contracts.enums import Role
+from shared.contracts.models import Actor
+from shared.settings import get_settings
+
+ALGORITHM = "HS256"
+_hasher = PasswordHasher()
+bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class Principal(BaseModel):
+    user_id: int
+    role: Role
+    email: str
+    name: str
+    customer_id: int | None = None
+    provider_id: int | None = None
+    org_admin: bool = False
+    token_version: int = 0
+
+    def actor(self) -> Actor:
+        return Actor(user_id=self.user_id, role=self.role, name=self.name or self.email,
+                     customer_id=self.customer_id, provider_id=self.provider_id)
+
+    def has(self, *roles: Role) -> bool:
+        return self.role in roles
+
+
+def issue_token(p: Principal) -> tuple[str, int]:
+    settings = get_settings()
+    ttl = int(settings.token_ttl.total_seconds())
+    now = int(datetime.now(timezone.utc).timestamp())
+    claims = {"sub": str(p.user_id), "iat": now, "exp": now + ttl, **p.model_dump(exclude={"user_id"}, mode="json")}
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), ttl
+
+
+def decode_token(token: str) -> Principal:
+    try:
+        claims = jwt.decode(token, get_settings().secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+    except jwt.PyJWTError as exc:
+        raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}) from exc
+    return Principal(user_id=int(claims["sub"]), **{k: v for k, v in claims.items() if k in Principal.model_fields})
+
+
+def current_principal(token: Annotated[str | None, Depends(bearer)]) -> Principal:
+    if not token:
+        raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
+    return decode_token(token)
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def need(user: Principal, *roles: Role) -> None:
+    """403 for a role that may never act here (an object it may not see is a 404, decided by the caller)."""
+    if user.role not in roles:
+        raise HTTPException(403, f"this action needs one of the roles: {', '.join(r.value for r in roles)}")
+
+
+def client_ip(request: Request) -> str:
+    forwarded = request.headers.get("x-forwarded-for")
+    return forwarded.split(",")[0].strip() if forwarded else (request.client.host if request.client else "")

@@ -1,0 +1,151 @@
+"""One settings object for the whole stack, read from FIELDOPS_* environment variables.
+
+Every default is the one `make run` uses; production overrides them through the environment.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.contracts.clocks import Clocks
+
+DEV_SECRET = "fieldops-dev-secret-change-me-in-production"
+SERVICES = ("intake", "routing", "invoicing", "notifications")
+
+
+def _seconds_or_iso(value: object) -> object:
+    # API.md: a clock takes seconds ("90") or an ISO 8601 duration ("PT24H"); pydantic parses the latter.
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FIELDOPS_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    data_dir: Path = Path(".fieldops")
+    secret_key: str = DEV_SECRET
+    token_ttl: Duration = timedelta(hours=1)
+
+    # Every port of the local stack moves together by this offset, so a test stack can run beside `make run`.
+    port_offset: int = 0
+    host: str = "127.0.0.1"
+
+    # Databases: SQLite files under data_dir unless a URL is given (one database per service).
+    db_intake: str | None = None
+    db_routing: str | None = None
+    db_invoicing: str | None = None
+    db_notifications: str | None = None
+
+    # Where each service answers (containers name them); defaults to host and port of the local stack.
+    intake_url: str | None = None
+    routing_url: str | None = None
+    invoicing_url: str | None = None
+    notifications_url: str | None = None
+
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+
+    s3_endpoint: str | None = None
+    s3_access_key: str = "fieldops"
+    s3_secret_key: str = "fieldops-dev-s3-secret"
+    s3_bucket: str = "fieldops-attachments"
+    s3_region: str = "us-east-1"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int | None = None
+    mail_from: str = "fieldops <no-reply@fieldops.local>"
+    public_url: str | None = None
+
+    # Customer invoices: the provider's lines marked up by this fraction.
+    invoice_markup: float = 0.15
+
+    accept_within_urgent: Duration = timedelta(hours=1)
+    accept_within_high: Duration = timedelta(hours=4)
+    accept_within_normal: Duration = timedelta(hours=24)
+    accept_within_low: Duration = timedelta(hours=72)
+    due_within_urgent: Duration = timedelta(hours=8)
+    due_within_high: Duration = timedelta(hours=24)
+    due_within_normal: Duration = timedelta(days=5)
+    due_within_low: Duration = timedelta(days=10)
+    recommendation_reminder_after: Duration = timedelta(hours=48)
+    payment_run_every: Duration = timedelta(days=1)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_production(self) -> "Settings":
+        if self.env == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("FIELDOPS_SECRET_KEY must be set in production")
+        return self
+
+    # --- derived addresses of the local stack -------------------------------------------------
+    def port(self, base: int) -> int:
+        return base + self.port_offset
+
+    @property
+    def gateway_port(self) -> int:
+        return self.port(8000)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.gateway_url}/api/v1"
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"{self.host}:{self.port(7233)}"
+
+    @property
+    def temporal_ui_port(self) -> int:
+        return self.port(8233)
+
+    def service_port(self, service: str) -> int:
+        return self.port(8101 + SERVICES.index(service))
+
+    def service_url(self, service: str) -> str:
+        return getattr(self, f"{service}_url") or f"http://{self.host}:{self.service_port(service)}"
+
+    @property
+    def s3_url(self) -> str:
+        return self.s3_endpoint or f"http://{self.host}:{self.port(8333)}"
+
+    @property
+    def smtp_port_effective(self) -> int:
+        return self.smtp_port or self.port(8025)
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def portal_url(self) -> str:
+        return self.public_url or self.gateway_url
+
+    def database_url(self, service: str) -> str:
+        url = getattr(self, f"db_{service}")
+        if url:
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'db' / f'{service}.db').resolve()}"
+
+    def clocks(self) -> Clocks:
+        return Clocks(
+            accept_within={p: getattr(self, f"accept_within_{p}") for p in ("urgent", "high", "normal", "low")},
+            due_within={p: getattr(self, f"due_within_{p}") for p in ("urgent", "high", "normal", "low")},
+            recommendation_reminder_after=self.recommendation_reminder_after,
+        )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,111 @@
+"""Each message is sent once even when the deliver activity is retried: the service function run again and again
+with the same key, against a real SMTP server (aiosmtpd) and a real database migrated by Alembic."""
+from __future__ import annotations
+
+import email
+import socket
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select, update
+from temporalio.exceptions import ApplicationError
+
+from services.notifications.models import Email, Notification
+from services.notifications.service import CLAIM_LEASE, deliver, message_id
+from shared.contracts.models import Deliver, Recipient
+from shared.db import Database, utcnow
+from shared.migrations import upgrade
+from shared.settings import Settings
+
+EVENT = Deliver(key="SR-000042:7", request_number="SR-000042", subject="SR-000042 was completed",
+                body="Service request SR-000042 is now completed.",
+                recipients=[Recipient(user_id=11, email="contact@customer.example", name="Contact"),
+                            Recipient(user_id=12, email="dispatch@ops.example", name="Dispatch")])
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.Message] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def ledger(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'notifications.db'}"
+    upgrade("notifications", url)
+    db = Database(url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def smtp():
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    yield inbox, controller, Settings(smtp_host="127.0.0.1", smtp_port=port)
+    if getattr(controller, "_thread", None) is not None:
+        controller.stop()
+
+
+async def attempt(db: Database, settings: Settings) -> int:
+    """One activity attempt: its own session, as the activity opens one."""
+    async with db.sessions() as session:
+        return await deliver(session, settings, EVENT)
+
+
+async def test_retries_send_each_message_once_with_a_stable_message_id(ledger, smtp):
+    inbox, controller, settings = smtp
+    # The first attempt finds the mail server down and fails, as an activity attempt would.
+    with pytest.raises(Exception):
+        await attempt(ledger, settings)
+    controller.start()
+    assert await attempt(ledger, settings) == 2  # the retry sends both
+    assert await attempt(ledger, settings) == 0  # and any later retry sends nothing
+    assert await attempt(ledger, settings) == 0
+
+    assert sorted(m["To"] for m in inbox.messages) == ["contact@customer.example", "dispatch@ops.example"]
+    ids = {m["To"]: m["Message-ID"] for m in inbox.messages}
+    assert ids == {"contact@customer.example": message_id(EVENT.key, 11),
+                   "dispatch@ops.example": message_id(EVENT.key, 12)}
+    assert message_id(EVENT.key, 11) == message_id("SR-000042:7", 11) != message_id("SR-000042:8", 11)
+    assert all(m["Subject"] == EVENT.subject for m in inbox.messages)
+    async with ledger.sessions() as session:
+        feed = (await session.execute(select(Notification.user_id).order_by(Notification.user_id))).scalars().all()
+        assert feed == [11, 12]  # one feed entry each, however many attempts
+        rows = (await session.execute(select(Email).order_by(Email.recipient))).scalars().all()
+        # The failed attempt stopped at the first recipient: it was tried twice, the second once.
+        assert [(r.recipient, r.status, r.attempts) for r in rows] == [("contact@customer.example", "sent", 2),
+                                                                        ("dispatch@ops.example", "sent", 1)]
+
+
+async def test_an_attempt_still_sending_is_not_doubled(ledger, smtp):
+    inbox, controller, settings = smtp
+    controller.start()
+    # An earlier attempt claimed the first message and is still talking to SMTP (say its activity timed out).
+    async with ledger.sessions() as session:
+        session.add(Email(message_id=message_id(EVENT.key, 11), recipient="contact@customer.example",
+                          subject=EVENT.subject, attempts=1, claimed_at=utcnow()))
+        await session.commit()
+    with pytest.raises(ApplicationError) as refused:
+        await attempt(ledger, settings)
+    assert refused.value.type == "StillSending" and not refused.value.non_retryable
+    assert inbox.messages == []  # the retry waits rather than sending a second copy
+    # That attempt died without sending: once its claim is older than the lease, a retry takes over, once.
+    async with ledger.sessions() as session:
+        await session.execute(update(Email).values(claimed_at=utcnow() - CLAIM_LEASE - timedelta(seconds=1)))
+        await session.commit()
+    assert await attempt(ledger, settings) == 2
+    assert await attempt(ledger, settings) == 0
+    assert sorted(m["To"] for m in inbox.messages) == ["contact@customer.example", "dispatch@ops.example"]
+    async with ledger.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Notification))).scalar_one() == 2

@@ -1,0 +1,124 @@
+"""Attachments go straight between the client and S3 through presigned URLs; the server only checks the
+stored object. Proven here with real SeaweedFS: single PUT, multipart above 100 MB, refusals, downloads."""
+from __future__ import annotations
+
+import boto3
+import httpx
+from botocore.client import Config
+from botocore.exceptions import ClientError
+
+from services.intake.storage import PART_SIZE, SINGLE_PUT_MAX
+from tests.portal.support import PDF_BYTES, PNG_BYTES, new_request, put_parts, query_of, service_rss, upload
+
+MB = 1024 * 1024
+
+
+def s3_of(stack):
+    s = stack.settings
+    return boto3.client("s3", endpoint_url=s.s3_url, aws_access_key_id=s.s3_access_key,
+                        aws_secret_access_key=s.s3_secret_key, region_name=s.s3_region,
+                        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+
+def stored(stack, number: str, attachment_id: str) -> bool:
+    try:
+        s3_of(stack).head_object(Bucket=stack.settings.s3_bucket, Key=f"requests/{number}/{attachment_id}")
+        return True
+    except ClientError:
+        return False
+
+
+async def test_presigned_put_complete_and_short_lived_download(stack, api, cast):
+    number = (await new_request(cast))["number"]
+    created = await upload(cast.customer, number, PNG_BYTES, filename='../../etc/"pump".png')
+    assert created["upload"]["method"] == "PUT" and "parts" not in created["upload"]
+    assert created["filename"] == "pump.png" and created["status"] == "pending"
+    assert stack.settings.s3_url in created["upload"]["url"]  # the bytes go to S3, not to us
+    assert (await cast.customer.get(f"/requests/{number}/attachments"))["items"] == []  # pending is not listed
+
+    # Only the uploader completes its upload.
+    other = await api.http.post(f"/requests/{number}/attachments/{created['id']}/complete", json={},
+                                headers=cast.dispatcher.headers)
+    assert other.status_code == 404
+    done = await cast.customer.post(f"/requests/{number}/attachments/{created['id']}/complete", {})
+    assert done["status"] == "stored" and done["size_bytes"] == len(PNG_BYTES)
+    again = await cast.customer.post(f"/requests/{number}/attachments/{created['id']}/complete", {})
+    assert again["status"] == "stored"
+    assert [a["id"] for a in (await cast.customer.get(f"/requests/{number}/attachments"))["items"]] == [created["id"]]
+
+    download = await api.http.get(f"/requests/{number}/attachments/{created['id']}/download",
+                                  headers=cast.dispatcher.headers)
+    assert download.status_code == 307
+    url = download.headers["location"]
+    params = query_of(url)
+    assert url.startswith(stack.settings.s3_url) and int(params["X-Amz-Expires"]) <= 300
+    assert 'filename="pump.png"' in params["response-content-disposition"]
+    async with httpx.AsyncClient(timeout=30) as s3:
+        fetched = await s3.get(url)
+    assert fetched.status_code == 200 and fetched.content == PNG_BYTES
+
+
+async def test_wrong_size_or_wrong_type_is_rejected_and_removed(stack, api, cast):
+    number = (await new_request(cast))["number"]
+    cases = [
+        (b"%PDF-1.4 but shorter than announced", "report.pdf", "application/pdf", 5000, "bytes"),
+        (b"MZ\x90\x00 an executable in disguise" + b"\x00" * 100, "photo.jpg", "image/jpeg", None, "content"),
+        (PDF_BYTES, "photo.png", "image/png", None, "content"),  # a PDF is not the announced image
+        (b"<html><script>alert(1)</script>,</html>", "sheet.csv", "text/csv", None, "content"),
+    ]
+    for content, filename, content_type, size, problem in cases:
+        created = await upload(cast.customer, number, content, filename=filename, content_type=content_type,
+                               size=size)
+        assert stored(stack, number, created["id"])
+        response = await api.http.post(f"/requests/{number}/attachments/{created['id']}/complete", json={},
+                                       headers=cast.customer.headers)
+        assert response.status_code == 422, response.text
+        assert problem in response.json()["detail"] and "removed" in response.json()["detail"]
+        assert not stored(stack, number, created["id"])
+        gone = await api.http.post(f"/requests/{number}/attachments/{created['id']}/complete", json={},
+                                   headers=cast.customer.headers)
+        assert gone.status_code == 404
+    assert (await cast.customer.get(f"/requests/{number}/attachments"))["items"] == []
+    timeline = (await cast.customer.get(f"/requests/{number}/timeline"))["items"]
+    assert [e for e in timeline if e["kind"] == "attachment"] == []
+
+    # Refused before any upload: types that are not images, PDF or spreadsheets, and anything above 500 MB.
+    for content_type, size, status in (("text/html", 10, 422), ("image/svg+xml", 10, 422),
+                                       ("application/x-msdownload", 10, 422), ("application/pdf", 500 * MB + 1, 413)):
+        response = await api.http.post(f"/requests/{number}/attachments", headers=cast.customer.headers, json={
+            "filename": "f", "content_type": content_type, "size_bytes": size})
+        assert response.status_code == status, (content_type, response.text)
+    nothing = await api.http.post(f"/requests/{number}/attachments/{'0' * 36}/complete", json={},
+                                  headers=cast.customer.headers)
+    assert nothing.status_code == 404
+
+
+async def test_multipart_upload_above_100_mb_leaves_services_memory_flat(stack, api, cast):
+    number = (await new_request(cast))["number"]
+    size = 101 * MB
+    assert size > SINGLE_PUT_MAX
+    warm = await upload(cast.customer, number, PNG_BYTES)  # intake's S3 client exists before memory is measured
+    await cast.customer.post(f"/requests/{number}/attachments/{warm['id']}/complete", {})
+    before = service_rss(stack)
+    created = await cast.customer.post(f"/requests/{number}/attachments", {
+        "filename": "manual.pdf", "content_type": "application/pdf", "size_bytes": size, "kind": "document"},
+        expect=201)
+    plan = created["upload"]
+    assert plan["part_size"] == PART_SIZE and [p["part_number"] for p in plan["parts"]] == [1, 2]
+    assert "url" not in plan
+
+    # Completing before the parts are in, or without them, is refused.
+    missing = await api.http.post(f"/requests/{number}/attachments/{created['id']}/complete", json={},
+                                  headers=cast.customer.headers)
+    assert missing.status_code == 422
+    etags = await put_parts(plan, size)
+    bad = await api.http.post(f"/requests/{number}/attachments/{created['id']}/complete",
+                              json={"parts": [{"part_number": 1, "etag": "\"nope\""}]}, headers=cast.customer.headers)
+    assert bad.status_code == 422
+    done = await cast.customer.post(f"/requests/{number}/attachments/{created['id']}/complete", {"parts": etags})
+    assert done["status"] == "stored" and done["size_bytes"] == size
+    head = s3_of(stack).head_object(Bucket=stack.settings.s3_bucket, Key=f"requests/{number}/{created['id']}")
+    assert head["ContentLength"] == size
+    after = service_rss(stack)
+    # 101 MB went through S3; no service grew by anything near it.
+    assert all(after[name] - before[name] < 10 * 1024 for name in before), (before, after)
