@@ -1,6 +1,7 @@
 """Alembic, one migration history per service: `upgrade(service)` is what `make run` and the tests call."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from alembic import command, context
@@ -22,8 +23,13 @@ def config(service: str, url: str | None = None) -> Config:
 
 def upgrade(service: str, url: str | None = None) -> None:
     url = url or get_settings().database_url(service)
-    if url.startswith("sqlite"):
-        Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    path = Path(url.split("///", 1)[1]) if url.startswith("sqlite") else None
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The file is born in WAL mode, before any service connects, so no connection ever has to switch it.
+        with sqlite3.connect(path) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+        connection.close()
     command.upgrade(config(service, url), "head")
 
 

@@ -12,10 +12,11 @@ import email.policy
 import os
 import shutil
 import socket
+import sqlite3
 import sys
 import tempfile
 import uuid
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -233,6 +234,18 @@ class Harness:
 
     async def search_attributes(self, handle: WorkflowHandle) -> TypedSearchAttributes:
         return (await handle.describe()).typed_search_attributes
+
+    @contextmanager
+    def writes_held(self, service: str):
+        """Holds the write lock of one service's SQLite database, so that its activities wait (as behind a slow
+        disk) until the block ends: a race between two updates becomes certain instead of likely."""
+        lock = sqlite3.connect(self.states[service].db.engine.url.database, isolation_level=None, timeout=30)
+        try:
+            lock.execute("BEGIN IMMEDIATE")
+            yield
+        finally:
+            lock.rollback()
+            lock.close()
 
     async def record(self, handle: WorkflowHandle, name: str) -> None:
         """Keep this path's history for the replay test (only when asked to, so a run never rewrites them)."""

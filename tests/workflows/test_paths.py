@@ -5,11 +5,11 @@ import asyncio
 from datetime import datetime, timezone
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 
 from shared.contracts.enums import BillingStatus, Kind, OfferKind, Priority, Status
 from shared.contracts.models import (
-    AssignCommand, CancelCommand, Command, CompleteCommand, SubmitInvoiceCommand,
+    AssignCommand, CancelCommand, Command, CompleteCommand, RequestState, SubmitInvoiceCommand,
 )
 
 
@@ -212,22 +212,23 @@ async def test_update_delivered_with_the_first_task_is_recorded_after_creation(w
 
 async def test_cancel_racing_an_assignment_leaves_no_live_work_order(wf):
     """The customer cancels while the dispatcher's assignment is still getting its work-order number."""
-    raced = 0
-    for _ in range(3):
-        handle = await wf.start()
-        await wf.update(handle, "publish", Command(actor=wf.people.dispatcher))
-        await asyncio.gather(
-            wf.update(handle, "assign", AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.provider,
-                                                      provider_id=1)),
-            wf.update(handle, "cancel", CancelCommand(actor=wf.people.customer, reason="changed my mind")),
-            return_exceptions=True)
-        final = await wf.result(handle)
-        assert final.status == Status.cancelled
-        rows = await wf.work_orders_of(final.number)
-        assert all(w.status == "voided" for w in rows), [(w.number, w.status) for w in rows]
-        entries = await wf.timeline(final.number)
-        changes = [e.status for e in entries if e.kind == "status_change"]
-        assert changes[:2] == ["draft", "published"] and changes[-1] == "cancelled", changes
-        assert all(e.status == "cancelled" for e in entries if e.kind == "offer_voided")
-        raced += any(e.kind == "offer_voided" for e in entries)
-    assert raced, "the cancel never arrived while the number was being issued"
+    handle = await wf.start()
+    await wf.update(handle, "publish", Command(actor=wf.people.dispatcher))
+    with wf.writes_held("routing"):  # routing cannot issue the number until the cancel is through
+        assigning = await handle.start_update(
+            "assign", AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.provider, provider_id=1),
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=RequestState)
+        cancelled = await wf.update(handle, "cancel", CancelCommand(actor=wf.people.customer, reason="changed my mind"))
+        assert cancelled.status == Status.cancelled and cancelled.work_order_number is None
+        assert await wf.work_orders_of(cancelled.number) == []  # the number really was still being issued
+    assigned = await assigning.result()
+    assert assigned.status == Status.cancelled and assigned.work_order_number is None
+    final = await wf.result(handle)
+    assert final.status == Status.cancelled
+    rows = await wf.work_orders_of(final.number)
+    assert len(rows) == 1 and rows[0].status == "voided", [(w.number, w.status) for w in rows]
+    entries = await wf.timeline(final.number)
+    assert [(e.kind, e.status) for e in entries] == [
+        ("status_change", "draft"), ("status_change", "published"), ("status_change", "cancelled"),
+        ("offer_voided", "cancelled")]
+    assert entries[-1].detail["work_order_number"] == rows[0].number
