@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     due_within_low: Duration = timedelta(days=10)
     recommendation_reminder_after: Duration = timedelta(hours=48)
     payment_run_every: Duration = timedelta(days=1)
+    upload_sweep_every: Duration = timedelta(hours=1)
+    upload_abandoned_after: Duration = timedelta(hours=24)
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> "Settings":

@@ -1,5 +1,6 @@
-"""The workflow worker: runs ServiceRequestWorkflow and PaymentRunWorkflow on task queue `service-requests`,
-and keeps the payment-run Schedule in step with FIELDOPS_PAYMENT_RUN_EVERY. `python -m workflows.worker`"""
+"""The workflow worker: runs ServiceRequestWorkflow, PaymentRunWorkflow and UploadSweepWorkflow on task queue
+`service-requests`, and keeps their Schedules in step with FIELDOPS_PAYMENT_RUN_EVERY and
+FIELDOPS_UPLOAD_SWEEP_EVERY. `python -m workflows.worker`"""
 from __future__ import annotations
 
 import asyncio
@@ -14,13 +15,14 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from shared.contracts import names
-from shared.contracts.models import PaymentRunInput
+from shared.contracts.models import PaymentRunInput, UploadSweepInput
 from shared.settings import Settings, get_settings
 from shared.temporal import connect
 from workflows.payment_run import PaymentRunWorkflow
 from workflows.service_request import ServiceRequestWorkflow
+from workflows.upload_sweep import UploadSweepWorkflow
 
-WORKFLOWS = [ServiceRequestWorkflow, PaymentRunWorkflow]
+WORKFLOWS = [ServiceRequestWorkflow, PaymentRunWorkflow, UploadSweepWorkflow]
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
@@ -33,13 +35,11 @@ def build_worker(client: Client, **options) -> Worker:
                   workflow_runner=sandbox_runner(), **options)
 
 
-async def ensure_payment_schedule(client: Client, settings: Settings) -> None:
-    spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.payment_run_every)])
-    action = ScheduleActionStartWorkflow(
-        "PaymentRunWorkflow", PaymentRunInput(), id=names.payment_run_workflow_id("scheduled"),
-        task_queue=names.WORKFLOW_TASK_QUEUE)
+async def ensure_schedule(client: Client, schedule_id: str, every, action: ScheduleActionStartWorkflow) -> None:
+    """Creates the Schedule, or brings an existing one in step with the current settings."""
+    spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)])
     try:
-        await client.create_schedule(names.PAYMENT_RUN_SCHEDULE_ID, Schedule(action=action, spec=spec))
+        await client.create_schedule(schedule_id, Schedule(action=action, spec=spec))
     except ScheduleAlreadyRunningError:
         def keep_current(update: ScheduleUpdateInput) -> ScheduleUpdate:
             schedule = update.description.schedule
@@ -47,7 +47,19 @@ async def ensure_payment_schedule(client: Client, settings: Settings) -> None:
             schedule.action = action
             return ScheduleUpdate(schedule=schedule)
 
-        await client.get_schedule_handle(names.PAYMENT_RUN_SCHEDULE_ID).update(keep_current)
+        await client.get_schedule_handle(schedule_id).update(keep_current)
+
+
+async def ensure_payment_schedule(client: Client, settings: Settings) -> None:
+    await ensure_schedule(client, names.PAYMENT_RUN_SCHEDULE_ID, settings.payment_run_every, ScheduleActionStartWorkflow(
+        "PaymentRunWorkflow", PaymentRunInput(), id=names.payment_run_workflow_id("scheduled"),
+        task_queue=names.WORKFLOW_TASK_QUEUE))
+
+
+async def ensure_upload_sweep_schedule(client: Client, settings: Settings) -> None:
+    await ensure_schedule(client, names.UPLOAD_SWEEP_SCHEDULE_ID, settings.upload_sweep_every, ScheduleActionStartWorkflow(
+        "UploadSweepWorkflow", UploadSweepInput(abandoned_after=settings.upload_abandoned_after),
+        id=names.UPLOAD_SWEEP_WORKFLOW_ID, task_queue=names.WORKFLOW_TASK_QUEUE))
 
 
 async def main() -> None:
@@ -55,6 +67,7 @@ async def main() -> None:
     settings = get_settings()
     client = await connect(settings)
     await ensure_payment_schedule(client, settings)
+    await ensure_upload_sweep_schedule(client, settings)
     worker = build_worker(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from services.intake import service
+from services.intake import housekeeping, service
+from services.intake.storage import storage
 from shared.contracts import names
-from shared.contracts.models import RecordTransition, Recipients
+from shared.contracts.models import RecordTransition, Recipients, SweepAbandonedUploads, UploadsSwept
 from shared.service_app import ServiceState
 
 
@@ -15,4 +16,10 @@ def build(state: ServiceState) -> list:
         async with state.db.sessions() as db:
             return Recipients(items=await service.record_transition(db, inp))
 
-    return [record_transition]
+    @activity.defn(name=names.SWEEP_ABANDONED_UPLOADS)
+    async def sweep_abandoned_uploads(inp: SweepAbandonedUploads) -> UploadsSwept:
+        async with state.db.sessions() as db:
+            swept = await housekeeping.sweep_abandoned_uploads(db, storage(state), inp.started_before)
+        return UploadsSwept(attachment_ids=swept)
+
+    return [record_transition, sweep_abandoned_uploads]

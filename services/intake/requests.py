@@ -23,7 +23,7 @@ from services.intake.schemas import (
     RequestOut, RespondIn, TimelineOut,
 )
 from services.intake.service import format_request_number, next_number
-from services.intake.storage import MAX_BYTES, Storage, allowed_content_type, family, sniff
+from services.intake.storage import MAX_BYTES, allowed_content_type, family, sniff, storage
 from shared.auth import Principal, need
 from shared.contracts import names
 from shared.contracts.enums import Priority, Role, Status
@@ -52,12 +52,6 @@ async def load_visible(db, user: Principal, number: str) -> ServiceRequest:
     if row is None or not visible(user, row):
         raise HTTPException(404, f"request {number} not found")
     return row
-
-
-def storage(state) -> Storage:
-    if not hasattr(state, "storage"):
-        state.storage = Storage(state.settings)
-    return state.storage
 
 
 @router.post("/requests", status_code=201, response_model=RequestOut, tags=["requests"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from urllib.parse import quote
 
 import boto3
 import filetype
@@ -72,6 +73,12 @@ def family(content_type: str) -> str:
     return "spreadsheet"
 
 
+def content_disposition(filename: str) -> str:
+    """RFC 6266: the exact name UTF-8 percent-encoded for browsers, and an ASCII stand-in for older clients."""
+    fallback = "".join(c if " " <= c <= "~" else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 class Storage:
     def __init__(self, settings: Settings) -> None:
         self.bucket = settings.s3_bucket
@@ -135,5 +142,12 @@ class Storage:
         return await asyncio.to_thread(
             self.s3.generate_presigned_url, "get_object",
             Params={"Bucket": self.bucket, "Key": key,
-                    "ResponseContentDisposition": f'attachment; filename="{filename}"'},
+                    "ResponseContentDisposition": content_disposition(filename)},
             ExpiresIn=300)
+
+
+def storage(state) -> Storage:
+    """The service's one S3 client (boto3 clients are thread-safe and keep a connection pool)."""
+    if not hasattr(state, "storage"):
+        state.storage = Storage(state.settings)
+    return state.storage

@@ -1,7 +1,7 @@
 """Inputs and outputs of the workflow, its updates and signals, and the activities it calls."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -242,6 +242,19 @@ class Deliver(BaseModel):
     recipients: list[Recipient]
     subject: str
     body: str
+
+
+class UploadSweepInput(BaseModel):
+    # An upload still pending this long after it was started will never be completed: its URLs expired long ago.
+    abandoned_after: timedelta = timedelta(hours=24)
+
+
+class SweepAbandonedUploads(BaseModel):
+    started_before: datetime
+
+
+class UploadsSwept(BaseModel):
+    attachment_ids: list[str] = []
 
 
 class PaymentRunInput(BaseModel):

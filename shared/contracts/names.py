@@ -7,6 +7,8 @@ INVOICING_QUEUE = "invoicing"
 NOTIFICATIONS_QUEUE = "notifications"
 
 PAYMENT_RUN_SCHEDULE_ID = "payment-runs"
+UPLOAD_SWEEP_SCHEDULE_ID = "upload-sweep"
+UPLOAD_SWEEP_WORKFLOW_ID = "upload-sweep"
 
 
 def request_workflow_id(number: str) -> str:
@@ -19,6 +21,7 @@ def payment_run_workflow_id(run_key: str) -> str:
 
 # Activity names: the workflow calls them by name on the owning service's task queue.
 RECORD_TRANSITION = "intake.record_transition"
+SWEEP_ABANDONED_UPLOADS = "intake.sweep_abandoned_uploads"
 ISSUE_WORK_ORDER = "routing.issue_work_order"
 UPDATE_WORK_ORDER = "routing.update_work_order"
 MARK_INVOICE = "invoicing.mark_provider_invoice"

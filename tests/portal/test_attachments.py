@@ -2,12 +2,19 @@
 stored object. Proven here with real SeaweedFS: single PUT, multipart above 100 MB, refusals, downloads."""
 from __future__ import annotations
 
+import sqlite3
+from datetime import timedelta
+from urllib.parse import unquote
+
 import boto3
 import httpx
 from botocore.client import Config
 from botocore.exceptions import ClientError
 
 from services.intake.storage import PART_SIZE, SINGLE_PUT_MAX
+from shared.contracts import names
+from shared.contracts.models import UploadSweepInput, UploadsSwept
+from shared.temporal import connect
 from tests.portal.support import PDF_BYTES, PNG_BYTES, new_request, put_parts, query_of, service_rss, upload
 
 MB = 1024 * 1024
@@ -56,6 +63,25 @@ async def test_presigned_put_complete_and_short_lived_download(stack, api, cast)
     async with httpx.AsyncClient(timeout=30) as s3:
         fetched = await s3.get(url)
     assert fetched.status_code == 200 and fetched.content == PNG_BYTES
+
+
+async def test_a_non_ascii_filename_downloads_under_its_own_name(stack, api, cast):
+    number = (await new_request(cast))["number"]
+    name = "Prüfbericht – Kältemaschine №3.pdf"
+    created = await upload(cast.customer, number, PDF_BYTES, filename=name, content_type="application/pdf")
+    assert created["filename"] == name
+    await cast.customer.post(f"/requests/{number}/attachments/{created['id']}/complete", {})
+    download = await api.http.get(f"/requests/{number}/attachments/{created['id']}/download",
+                                  headers=cast.customer.headers)
+    assert download.status_code == 307
+    async with httpx.AsyncClient(timeout=30) as s3:
+        fetched = await s3.get(download.headers["location"])
+    assert fetched.status_code == 200 and fetched.content == PDF_BYTES
+    header = fetched.headers["content-disposition"]
+    header.encode("ascii")  # an HTTP header carries ASCII only; the real name rides percent-encoded
+    assert 'filename="Pr_fbericht _ K_ltemaschine _3.pdf"' in header
+    encoded = header.split("filename*=UTF-8''", 1)[1].split(";", 1)[0]
+    assert unquote(encoded) == name
 
 
 async def test_wrong_size_or_wrong_type_is_rejected_and_removed(stack, api, cast):
@@ -122,3 +148,36 @@ async def test_multipart_upload_above_100_mb_leaves_services_memory_flat(stack, 
     after = service_rss(stack)
     # 101 MB went through S3; no service grew by anything near it.
     assert all(after[name] - before[name] < 10 * 1024 for name in before), (before, after)
+
+
+async def test_uploads_never_completed_are_swept_from_s3(stack, cast):
+    number = (await new_request(cast))["number"]
+    s3, bucket = s3_of(stack), stack.settings.s3_bucket
+    put_only = await upload(cast.customer, number, PNG_BYTES)  # the bytes went up, `complete` never came
+    multipart = await cast.customer.post(f"/requests/{number}/attachments", {
+        "filename": "scan.pdf", "content_type": "application/pdf", "size_bytes": SINGLE_PUT_MAX + 1}, expect=201)
+    recent = await upload(cast.customer, number, PNG_BYTES)
+
+    def open_multipart_keys() -> set[str]:
+        listed = s3.list_multipart_uploads(Bucket=bucket, Prefix=f"requests/{number}/")
+        return {u["Key"] for u in listed.get("Uploads", [])}
+
+    multipart_key = f"requests/{number}/{multipart['id']}"
+    assert stored(stack, number, put_only["id"]) and multipart_key in open_multipart_keys()
+    with sqlite3.connect(stack.stack.data / "db" / "intake.db") as db:  # started two days ago
+        db.execute("UPDATE attachments SET created_at = datetime(created_at, '-2 days') WHERE id IN (?, ?)",
+                   (put_only["id"], multipart["id"]))
+
+    client = await connect(stack.settings)
+    schedule = await client.get_schedule_handle(names.UPLOAD_SWEEP_SCHEDULE_ID).describe()
+    assert schedule.schedule.spec.intervals[0].every == timedelta(hours=1)
+    swept = await client.execute_workflow(  # what the Schedule starts, run now
+        "UploadSweepWorkflow", UploadSweepInput(), id=f"upload-sweep-now-{number}",
+        task_queue=names.WORKFLOW_TASK_QUEUE, result_type=UploadsSwept)
+    assert {put_only["id"], multipart["id"]} <= set(swept.attachment_ids)
+    assert recent["id"] not in swept.attachment_ids
+    assert not stored(stack, number, put_only["id"]) and multipart_key not in open_multipart_keys()
+    for gone in (put_only, multipart):
+        await cast.customer.post(f"/requests/{number}/attachments/{gone['id']}/complete", {}, expect=404)
+    done = await cast.customer.post(f"/requests/{number}/attachments/{recent['id']}/complete", {})
+    assert done["status"] == "stored"  # an upload still within its day is left alone
