@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from alembic import command, context
@@ -27,9 +28,8 @@ def upgrade(service: str, url: str | None = None) -> None:
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
         # The file is born in WAL mode, before any service connects, so no connection ever has to switch it.
-        with sqlite3.connect(path) as connection:
+        with closing(sqlite3.connect(path)) as connection:
             connection.execute("PRAGMA journal_mode=WAL")
-        connection.close()
     command.upgrade(config(service, url), "head")
 
 
