@@ -4,6 +4,8 @@ from the table. Run by the upload-sweep Schedule; safe to run twice or to retry,
 is left."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +15,7 @@ from services.intake.storage import Storage
 BATCH = 500  # rows per run: a backlog is worked off by the following runs
 
 
-async def sweep_abandoned_uploads(db: AsyncSession, store: Storage, started_before) -> list[str]:
+async def sweep_abandoned_uploads(db: AsyncSession, store: Storage, started_before: datetime) -> list[str]:
     rows = (await db.execute(
         select(Attachment).where(Attachment.status == "pending", Attachment.created_at < started_before)
         .order_by(Attachment.created_at).limit(BATCH))).scalars().all()

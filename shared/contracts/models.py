@@ -246,7 +246,7 @@ class Deliver(BaseModel):
 
 class UploadSweepInput(BaseModel):
     # An upload still pending this long after it was started will never be completed: its URLs expired long ago.
-    abandoned_after: timedelta = timedelta(hours=24)
+    abandoned_after: timedelta  # FIELDOPS_UPLOAD_ABANDONED_AFTER, passed in by the Schedule
 
 
 class SweepAbandonedUploads(BaseModel):

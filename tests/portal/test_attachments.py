@@ -172,8 +172,8 @@ async def test_uploads_never_completed_are_swept_from_s3(stack, cast):
     schedule = await client.get_schedule_handle(names.UPLOAD_SWEEP_SCHEDULE_ID).describe()
     assert schedule.schedule.spec.intervals[0].every == timedelta(hours=1)
     swept = await client.execute_workflow(  # what the Schedule starts, run now
-        "UploadSweepWorkflow", UploadSweepInput(), id=f"upload-sweep-now-{number}",
-        task_queue=names.WORKFLOW_TASK_QUEUE, result_type=UploadsSwept)
+        "UploadSweepWorkflow", UploadSweepInput(abandoned_after=stack.settings.upload_abandoned_after),
+        id=f"upload-sweep-now-{number}", task_queue=names.WORKFLOW_TASK_QUEUE, result_type=UploadsSwept)
     assert {put_only["id"], multipart["id"]} <= set(swept.attachment_ids)
     assert recent["id"] not in swept.attachment_ids
     assert not stored(stack, number, put_only["id"]) and multipart_key not in open_multipart_keys()
