@@ -3,9 +3,22 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+WEB_ASSETS := services/web/node_modules/.package-lock.json
 
-install: $(STAMP)
+.PHONY: install run test bench clean browser
+
+install: $(STAMP) $(WEB_ASSETS)
+
+# The portal's front-end assets, at the exact versions of the lockfile; npm ci only when they changed.
+$(WEB_ASSETS): services/web/package.json services/web/package-lock.json
+	cd services/web && npm ci --no-audit --no-fund --loglevel=error
+
+# The portal's browser tests drive Debian's Chromium; nothing is downloaded at run time.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "make test needs Chromium for the portal's browser tests: run 'sudo apt-get install chromium'"; exit 1; fi; }
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -15,7 +28,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(VENV)/bin/fieldops run
 
-test: install
+test: install browser
 	$(PYTHON) -m pytest -q -p no:cacheprovider
 
 bench: install

@@ -87,6 +87,11 @@ class Stack:
                               "--port", str(s.service_port(name)), "--no-access-log", "--log-level", "warning"],
                        f"{s.service_url(name)}/healthz")
 
+    def _web(self) -> Process:
+        return Process("web", [sys.executable, "-m", "uvicorn", "services.web.app:app", "--host", self.settings.host,
+                               "--port", str(self.settings.service_port("web")), "--no-access-log",
+                               "--log-level", "warning"], f"{self.settings.service_url('web')}/healthz")
+
     def _worker(self) -> Process:
         return Process("workflow-worker", [sys.executable, "-m", "workflows.worker"], "")
 
@@ -123,6 +128,7 @@ class Stack:
         for service in SERVICES:
             self._spawn(self._service(service))
         self._spawn(self._worker())
+        self._spawn(self._web())
         self._spawn(self._traefik())
         for process in self.processes.values():
             self._wait(process)
@@ -201,27 +207,28 @@ class Stack:
     def urls(self) -> dict[str, str]:
         s = self.settings
         return {
+            "Portal (web)": f"{s.gateway_url}/",
             "API (gateway)": s.api_url,
             "OpenAPI": f"{s.api_url}/openapi.json",
             "Temporal UI": f"http://{s.host}:{s.temporal_ui_port}",
             "Temporal frontend": s.temporal_target,
             "S3 (SeaweedFS)": s.s3_url,
             "SMTP (mail kept in)": f"{s.smtp_host}:{s.smtp_port_effective} -> {self.data / 'mail'}",
-            **{f"{name} service": s.service_url(name) for name in SERVICES},
+            **{f"{name} service": s.service_url(name) for name in (*SERVICES, "web")},
         }
 
 
 # Which service answers which path: the public API under /api/v1, by prefix.
 ROUTES = {
     "intake": ["/api/v1/auth", "/api/v1/me", "/api/v1/users", "/api/v1/account-requests", "/api/v1/customers",
-               "/api/v1/assets", "/api/v1/requests", "/api/v1/openapi.json", "/api/v1/intake"],
+               "/api/v1/assets", "/api/v1/requests", "/api/v1/changes", "/api/v1/openapi.json", "/api/v1/intake"],
     "routing": ["/api/v1/providers", "/api/v1/teams", "/api/v1/work-events", "/api/v1/work-orders",
                 "/api/v1/routing"],
     "invoicing": ["/api/v1/provider-invoices", "/api/v1/payment-runs", "/api/v1/payments", "/api/v1/invoices",
                   "/api/v1/invoicing"],
     "notifications": ["/api/v1/notifications", "/api/v1/notifications-service"],
 }
-PUBLIC = ["/api/v1/auth/token", "/api/v1/auth/password-reset", "/api/v1/openapi.json"]
+PUBLIC = ["/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/password-reset", "/api/v1/openapi.json"]
 
 
 def gateway_routes(s: Settings) -> str:
@@ -242,5 +249,8 @@ def gateway_routes(s: Settings) -> str:
         routers[f"{service_name}-docs"] = {
             "rule": f"Path(`/api/v1/{service_name}/docs`) || Path(`/api/v1/{service_name}/openapi.json`)",
             "service": service_name, "entryPoints": ["web"], "priority": 1100}
+    # The portal answers everything else (its own sign-in decides who may see a page).
+    services["web"] = {"loadBalancer": {"servers": [{"url": s.service_url("web")}]}}
+    routers["web"] = {"rule": "PathPrefix(`/`)", "service": "web", "entryPoints": ["web"], "priority": 1}
     middlewares = {"auth": {"forwardAuth": {"address": f"{s.service_url('intake')}/internal/auth/check"}}}
     return json.dumps({"http": {"routers": routers, "services": services, "middlewares": middlewares}}, indent=1)

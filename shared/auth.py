@@ -20,6 +20,7 @@ from shared.contracts.models import Actor
 from shared.settings import get_settings
 
 ALGORITHM = "HS256"
+REFRESH = "refresh"
 _hasher = PasswordHasher()
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -61,12 +62,39 @@ def issue_token(p: Principal) -> tuple[str, int]:
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), ttl
 
 
-def decode_token(token: str) -> Principal:
+def issue_refresh_token(p: Principal, session_started: int | None = None) -> tuple[str, int]:
+    """A refresh token for the portal's session: it carries only who and which token version, and it expires a
+    working day (`session_ttl`) after sign-in however often it is used, so a session never outlives the day."""
+    settings = get_settings()
+    now = int(datetime.now(timezone.utc).timestamp())
+    started = session_started or now
+    expires = started + int(settings.session_ttl.total_seconds())
+    claims = {"sub": str(p.user_id), "typ": REFRESH, "iat": now, "sid": started, "exp": expires,
+              "token_version": p.token_version}
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), expires - now
+
+
+def _claims(token: str) -> dict:
     try:
         claims = jwt.decode(token, get_settings().secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
-    except jwt.PyJWTError as exc:
+        int(claims["sub"])
+    except (jwt.PyJWTError, ValueError) as exc:
         raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}) from exc
+    return claims
+
+
+def decode_token(token: str) -> Principal:
+    claims = _claims(token)
+    if claims.get("typ") == REFRESH:  # a refresh token opens nothing but /auth/refresh
+        raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"})
     return Principal(user_id=int(claims["sub"]), **{k: v for k, v in claims.items() if k in Principal.model_fields})
+
+
+def decode_refresh_token(token: str) -> dict:
+    claims = _claims(token)
+    if claims.get("typ") != REFRESH:
+        raise HTTPException(401, "not a refresh token", headers={"WWW-Authenticate": "Bearer"})
+    return claims
 
 
 def current_principal(token: Annotated[str | None, Depends(bearer)]) -> Principal:

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".fieldops")
     secret_key: str = DEV_SECRET
     token_ttl: Duration = timedelta(hours=1)
+    # A portal session lasts a working day from sign-in: the refresh token's lifetime. Access tokens stay short.
+    session_ttl: Duration = timedelta(hours=10)
 
     # Every port of the local stack moves together by this offset, so a test stack can run beside `make run`.
     port_offset: int = 0
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
     routing_url: str | None = None
     invoicing_url: str | None = None
     notifications_url: str | None = None
+    web_url: str | None = None
+    # Where the portal calls the public API (the gateway); containers name it, the local stack derives it.
+    portal_api_url: str | None = None
 
     temporal_address: str | None = None
     temporal_namespace: str = "default"
@@ -113,7 +118,7 @@ class Settings(BaseSettings):
         return self.port(8233)
 
     def service_port(self, service: str) -> int:
-        return self.port(8101 + SERVICES.index(service))
+        return self.port(8101 + (SERVICES + ("web",)).index(service))
 
     def service_url(self, service: str) -> str:
         return getattr(self, f"{service}_url") or f"http://{self.host}:{self.service_port(service)}"
@@ -133,6 +138,15 @@ class Settings(BaseSettings):
     @property
     def portal_url(self) -> str:
         return self.public_url or self.gateway_url
+
+    @property
+    def portal_api_base(self) -> str:
+        return self.portal_api_url or self.api_url
+
+    @property
+    def secure_cookies(self) -> bool:
+        # `Secure` outside the local stack, which speaks plain HTTP on loopback.
+        return self.env == "production" or self.portal_url.startswith("https://")
 
     def database_url(self, service: str) -> str:
         url = getattr(self, f"db_{service}")

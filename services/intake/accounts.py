@@ -15,11 +15,15 @@ from services.intake.deps import ActiveUser, id_page
 from services.intake import customers
 from services.intake.models import AccountRequest, Customer, PasswordReset, SignInFailure, User
 from services.intake.schemas import (
-    AccountRequestIn, AccountRequestOut, DecisionIn, PasswordResetConfirm, PasswordResetIn, ProfilePatch, TokenOut,
+    AccountRequestIn, AccountRequestOut, DecisionIn, PasswordResetConfirm, PasswordResetIn, ProfilePatch, RefreshIn,
+    TokenOut,
     UserIn, UserOut,
 )
 from shared import mailer
-from shared.auth import Principal, decode_token, hash_password, issue_token, need, verify_password
+from shared.auth import (
+    Principal, decode_refresh_token, decode_token, hash_password, issue_refresh_token, issue_token, need,
+    verify_password,
+)
 from shared.contracts.enums import Role
 from shared.db import utcnow
 from shared.service_app import SessionDep, StateDep
@@ -57,8 +61,27 @@ async def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: Ses
         raise HTTPException(401, "wrong email or password", headers={"WWW-Authenticate": "Bearer"})
     await db.execute(delete(SignInFailure).where(SignInFailure.email == email))
     await db.commit()
-    token, ttl = issue_token(principal_of(user))
-    return TokenOut(access_token=token, expires_in=ttl)
+    return token_pair(user)
+
+
+def token_pair(user: User, session_started: int | None = None) -> TokenOut:
+    principal = principal_of(user)
+    token, ttl = issue_token(principal)
+    refresh, refresh_ttl = issue_refresh_token(principal, session_started)
+    return TokenOut(access_token=token, expires_in=ttl, refresh_token=refresh, refresh_expires_in=refresh_ttl)
+
+
+@router.post("/auth/refresh", response_model=TokenOut, tags=["auth"],
+             responses={401: {"description": "the refresh token expired, or the user was deactivated"}})
+async def refresh(body: RefreshIn, db: SessionDep) -> TokenOut:
+    """Trade a refresh token for a new access token (one hour) and refresh token. The session still ends a
+    working day (`FIELDOPS_SESSION_TTL`) after sign-in, and at once when the user is deactivated."""
+    claims = decode_refresh_token(body.refresh_token)
+    user = await db.get(User, int(claims["sub"]))
+    if user is None or not user.active or user.token_version != claims.get("token_version"):
+        raise HTTPException(401, "this account is deactivated or the session was revoked",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return token_pair(user, session_started=int(claims["sid"]))
 
 
 async def check_provider_exists(state, provider_id: int) -> bool:
@@ -176,7 +199,9 @@ async def password_reset(body: PasswordResetIn, db: SessionDep, state: StateDep,
     return {"detail": "if the address has an account, a reset link is on its way"}
 
 
-@router.post("/auth/password-reset/confirm", status_code=204, tags=["auth"])
+@router.post("/auth/password-reset/confirm", status_code=204, tags=["auth"],
+             responses={200: {"model": TokenOut, "description": "with `sign_in: true`: the person is signed in"},
+                        400: {"description": "the link is invalid, used or expired"}})
 async def password_reset_confirm(body: PasswordResetConfirm, db: SessionDep) -> Response:
     reset = await db.get(PasswordReset, _token_hash(body.token))
     if reset is None or reset.used_at is not None or reset.expires_at < utcnow():
@@ -192,6 +217,8 @@ async def password_reset_confirm(body: PasswordResetConfirm, db: SessionDep) -> 
     user.password_hash = hash_password(body.new_password)
     user.token_version += 1
     await db.commit()
+    if body.sign_in:
+        return Response(token_pair(user).model_dump_json(), status_code=200, media_type="application/json")
     return Response(status_code=204)
 
 

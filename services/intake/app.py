@@ -1,9 +1,10 @@
 """The intake service: accounts, customers, sites, assets, requests. `uvicorn services.intake.app:app`"""
-from services.intake import accounts, activities, customers, openapi, overview, requests
+from services.intake import accounts, activities, changes, customers, openapi, overview, requests
 from shared.service_app import create_app
 
 app = create_app(
     "intake",
-    [overview.router, accounts.router, accounts.internal, customers.router, requests.router, requests.internal, openapi.router],
+    [overview.router, accounts.router, accounts.internal, customers.router, requests.router, requests.internal, changes.router,
+     openapi.router],
     activities.build,
 )

@@ -17,6 +17,13 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+    # For the portal's working-day session: trade it at POST /auth/refresh for a new pair.
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = None
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=10, max_length=4000)
 
 
 class UserIn(BaseModel):
@@ -93,6 +100,8 @@ class PasswordResetIn(BaseModel):
 class PasswordResetConfirm(BaseModel):
     token: str = Field(min_length=10, max_length=200)
     new_password: str = Field(min_length=8, max_length=200)
+    # The portal signs the person in at once: with `sign_in: true` the answer is 200 with a token pair.
+    sign_in: bool = False
 
 
 class CustomerIn(BaseModel):

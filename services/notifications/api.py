@@ -5,7 +5,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.notifications.models import Notification
 from services.notifications.service import unread_count
@@ -44,6 +44,14 @@ async def list_notifications(user: CurrentUser, db: SessionDep, unread: bool | N
     return {"items": [NotificationOut.model_validate(n) for n in rows],
             "next_cursor": encode_cursor({"id": rows[-1].id}) if more else None,
             "unread_count": await unread_count(db, user.user_id)}
+
+
+@router.get("/notifications/unread-count", tags=["notifications"])
+async def unread_count(user: CurrentUser, db: SessionDep) -> dict:
+    """`{unread: n}`: the number the portal shows beside Notifications in its header."""
+    count = (await db.execute(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user.user_id, Notification.read_at.is_(None)))).scalar_one()
+    return {"unread": count}
 
 
 @router.post("/notifications/{notification_id}/read", response_model=NotificationOut, tags=["notifications"])
