@@ -19,6 +19,7 @@ from services.web import live, pages
 from services.web.client import ApiClient, ApiError, ServiceDown, SignInRequired
 from services.web.session import sign_in_url
 from services.web.templating import HERE, is_htmx, render
+from services.web.timing import ServerTiming
 from shared.settings import get_settings
 
 log = logging.getLogger("fieldops.web")
@@ -47,6 +48,7 @@ def create_app() -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=f"portal-session:{settings.secret_key}",
                        session_cookie="fieldops_session", max_age=int(settings.session_ttl.total_seconds()),
                        same_site="lax", https_only=settings.secure_cookies)
+    app.add_middleware(ServerTiming)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # Front-end packages exactly as npm ci installed them (see package.json); nothing is copied into git.
     app.mount("/assets/htmx", StaticFiles(directory=ASSETS / "htmx.org" / "dist", check_dir=False), name="htmx")
