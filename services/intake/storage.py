@@ -82,6 +82,8 @@ def content_disposition(filename: str) -> str:
 class Storage:
     def __init__(self, settings: Settings) -> None:
         self.bucket = settings.s3_bucket
+        # Browsers upload straight to the bucket from the portal's pages: those origins may PUT cross-origin.
+        self.browser_origins = sorted({settings.portal_url.rstrip("/"), settings.gateway_url.rstrip("/")})
         self.s3 = boto3.client(
             "s3", endpoint_url=settings.s3_url, aws_access_key_id=settings.s3_access_key,
             aws_secret_access_key=settings.s3_secret_key, region_name=settings.s3_region,
@@ -93,6 +95,11 @@ class Storage:
             self.s3.head_bucket(Bucket=self.bucket)
         except ClientError:
             self.s3.create_bucket(Bucket=self.bucket)
+        # Set at every start, so a changed portal address reaches an existing bucket. ETag is exposed because a
+        # browser's multipart upload reads each part's ETag to complete it.
+        self.s3.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [{
+            "AllowedOrigins": self.browser_origins, "AllowedMethods": ["PUT", "GET", "HEAD"],
+            "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 3600}]})
 
     async def presign_upload(self, key: str, content_type: str, size: int) -> tuple[dict, str | None]:
         if size <= SINGLE_PUT_MAX:
