@@ -9,15 +9,14 @@ from typing import Annotated
 import httpx
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, HTTPException, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from services.intake.deps import ActiveUser, id_page
 from services.intake import customers
 from services.intake.models import AccountRequest, Customer, PasswordReset, SignInFailure, User
 from services.intake.schemas import (
-    AccountRequestIn, AccountRequestOut, DecisionIn, PasswordResetConfirm, PasswordResetIn, ProfilePatch, RefreshIn,
-    TokenOut,
-    UserIn, UserOut,
+    AccountRequestIn, AccountRequestOut, DecisionIn, PasswordChangeIn, PasswordResetConfirm, PasswordResetIn,
+    ProfilePatch, RefreshIn, TokenOut, UserIn, UserOut,
 )
 from shared import mailer
 from shared.auth import (
@@ -45,13 +44,17 @@ def principal_of(user: User) -> Principal:
                      token_version=user.token_version)
 
 
+async def recent_failures(db, email: str) -> int:
+    """Wrong passwords given for `email` within the failure window."""
+    since = utcnow() - FAILURE_WINDOW
+    return (await db.execute(select(func.count()).select_from(SignInFailure)
+                             .where(SignInFailure.email == email, SignInFailure.at >= since))).scalar_one()
+
+
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"])
 async def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep) -> TokenOut:
     email = form.username.strip().lower()
-    since = utcnow() - FAILURE_WINDOW
-    failures = (await db.execute(select(func.count()).select_from(SignInFailure)
-                                 .where(SignInFailure.email == email, SignInFailure.at >= since))).scalar_one()
-    if failures >= MAX_FAILURES:
+    if await recent_failures(db, email) >= MAX_FAILURES:
         raise HTTPException(429, "too many failed sign-ins; try again later", headers={"Retry-After": "900"})
     user = (await db.execute(select(User).where(User.email == email))).scalar_one_or_none()
     valid = verify_password(user.password_hash if user else _DUMMY_HASH, form.password)
@@ -124,9 +127,13 @@ async def post_user(body: UserIn, user: ActiveUser, db: SessionDep, state: State
 
 @router.get("/users", tags=["accounts"])
 async def list_users(user: ActiveUser, db: SessionDep, customer_id: int | None = None, role: Role | None = None,
-                     limit: int = 50, cursor: str | None = None) -> dict:
-    """Admins see everyone; an organisation admin sees its own organisation's contacts (and nobody else)."""
+                     q: str | None = None, limit: int = 50, cursor: str | None = None) -> dict:
+    """Admins see everyone; an organisation admin sees its own organisation's contacts (and nobody else).
+    `q` finds users by part of their name or email."""
     query = select(User)
+    if q and q.strip():
+        pattern = customers.like_pattern(q)
+        query = query.where(or_(User.full_name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\")))
     if user.role == Role.customer and user.org_admin:
         query = query.where(User.customer_id == user.customer_id)
     elif user.role == Role.admin:
@@ -171,6 +178,34 @@ async def patch_me(body: ProfilePatch, user: ActiveUser, db: SessionDep) -> User
         setattr(me, field, value)
     await db.commit()
     return me
+
+
+def field_error(field: str, message: str) -> list[dict]:
+    """A 422 detail shaped like a validation error, so a client shows `message` beside `field`."""
+    return [{"loc": ["body", field], "msg": message, "type": "value_error"}]
+
+
+@router.post("/me/password", response_model=TokenOut, tags=["accounts"],
+             responses={422: {"description": "the current password is wrong, or the new one is not acceptable"},
+                        429: {"description": "too many wrong passwords; try again later"}})
+async def change_password(body: PasswordChangeIn, user: ActiveUser, db: SessionDep) -> TokenOut:
+    """Change one's own password, giving the current one. Every token issued so far stops working (other
+    browsers and devices are signed out); the answer is a fresh token pair for the caller, as at sign-in.
+    Wrong current passwords count as failed sign-ins (the same limit of five in fifteen minutes)."""
+    me = await db.get(User, user.user_id)
+    if await recent_failures(db, me.email) >= MAX_FAILURES:
+        raise HTTPException(429, "too many wrong passwords; try again later", headers={"Retry-After": "900"})
+    if not verify_password(me.password_hash, body.current_password):
+        db.add(SignInFailure(email=me.email))
+        await db.commit()
+        raise HTTPException(422, field_error("current_password", "this is not your current password"))
+    if body.new_password == body.current_password:
+        raise HTTPException(422, field_error("new_password", "the new password must differ from the current one"))
+    await db.execute(delete(SignInFailure).where(SignInFailure.email == me.email))
+    me.password_hash = hash_password(body.new_password)
+    me.token_version += 1
+    await db.commit()
+    return token_pair(me)
 
 
 def _token_hash(token: str) -> str:

@@ -59,6 +59,13 @@ class ProfilePatch(BaseModel):
     notification_email: EmailStr | None = None
 
 
+class PasswordChangeIn(BaseModel):
+    """`POST /me/password`: the signed-in person changes its own password, giving the current one."""
+
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=8, max_length=200)
+
+
 class AccountRequestIn(BaseModel):
     """An organisation admin asks for a new contact account (`create`) or a deactivation (`deactivate`)."""
 

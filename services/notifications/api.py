@@ -47,7 +47,7 @@ async def list_notifications(user: CurrentUser, db: SessionDep, unread: bool | N
 
 
 @router.get("/notifications/unread-count", tags=["notifications"])
-async def unread_count(user: CurrentUser, db: SessionDep) -> dict:
+async def get_unread_count(user: CurrentUser, db: SessionDep) -> dict:  # `unread_count` is the helper above
     """`{unread: n}`: the number the portal shows beside Notifications in its header."""
     count = (await db.execute(select(func.count()).select_from(Notification).where(
         Notification.user_id == user.user_id, Notification.read_at.is_(None)))).scalar_one()

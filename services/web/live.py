@@ -67,10 +67,15 @@ class Hub:
 
     async def _follow(self, follower: Follower) -> None:
         while follower.queues:
+            portal = follower.portal
             try:
-                page = await follower.portal.get("/changes", after=follower.cursor)
+                page = await portal.get("/changes", after=follower.cursor)
             except (SignInRequired, ApiError):
+                if follower.portal is not portal:  # a page opened meanwhile with a fresher session: use it
+                    continue
                 self._publish(follower, {"signed_out": True})
+                if self.followers.get(follower.user_id) is follower:  # a page opened next starts a new poller
+                    del self.followers[follower.user_id]
                 return
             except ServiceDown:
                 await asyncio.sleep(POLL_EVERY * 3)

@@ -21,9 +21,19 @@
     });
     source.addEventListener("signed-out", function () {
       source.close();
+      // A form on its way to the server (a password change ends the old session) leads to a page that checks
+      // the session itself: leaving now would cancel it.
+      if (submitting) return;
       window.location.href = "/sign-in?next=" + encodeURIComponent(location.pathname + location.search);
     });
   }
+
+  var submitting = false;
+  document.addEventListener("submit", function (event) {
+    // After every listener has run: a form htmx sends (default prevented) keeps this page.
+    setTimeout(function () { if (!event.defaultPrevented) submitting = true; }, 0);
+  });
+  window.addEventListener("pageshow", function () { submitting = false; });
 
   window.fieldopsLive = {changed: changed};
   document.addEventListener("DOMContentLoaded", connect);
