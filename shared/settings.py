@@ -59,6 +59,8 @@ class Settings(BaseSettings):
 
     temporal_address: str | None = None
     temporal_namespace: str = "default"
+    # Where operators open a request's workflow in the Temporal UI (the portal links there); the local stack's.
+    temporal_ui_url: str | None = None
 
     s3_endpoint: str | None = None
     s3_access_key: str = "fieldops"
@@ -116,6 +118,10 @@ class Settings(BaseSettings):
     @property
     def temporal_ui_port(self) -> int:
         return self.port(8233)
+
+    @property
+    def temporal_ui(self) -> str:
+        return (self.temporal_ui_url or f"http://{self.host}:{self.temporal_ui_port}").rstrip("/")
 
     def service_port(self, service: str) -> int:
         return self.port(8101 + (SERVICES + ("web",)).index(service))
