@@ -7,25 +7,26 @@ from sqlalchemy import func, select
 
 from services.intake.deps import ActiveUser
 from services.intake.models import ServiceRequest, TimelineEntry
+from shared.contracts import customer_view
 from shared.contracts.enums import Role
 from shared.service_app import SessionDep
 
 router = APIRouter(prefix="/api/v1")
-# Provider-billing events are not the customer's to see (API.md, "What a customer sees").
-PROVIDER_BILLING_KINDS = ("invoice_submitted", "payment_approved", "paid", "provider_invoice", "payment")
 
 
 @router.get("/changes", tags=["requests"])
 async def changes(user: ActiveUser, db: SessionDep, after: int | None = None, limit: int = 200) -> dict:
     """`{items: [{id, number, kind, status}], last_id}`: what changed after timeline entry `after`, oldest
-    first. Without `after`, no items and the current `last_id`, the cursor to start from."""
+    first. Without `after`, no items and the current `last_id`, the cursor to start from. A customer is not
+    told of the provider's invoice and payment (customer_view); `last_id` still moves past them."""
     if after is not None and not 0 <= after < 2**62:
         raise HTTPException(422, "after must be a timeline id")
-    query = select(TimelineEntry.id, TimelineEntry.request_number, TimelineEntry.kind, TimelineEntry.status)
-    if user.role == Role.customer:
+    customer = user.role == Role.customer
+    query = select(TimelineEntry.id, TimelineEntry.request_number, TimelineEntry.kind, TimelineEntry.status,
+                   *((TimelineEntry.detail,) if customer else ()))
+    if customer:
         query = (query.join(ServiceRequest, ServiceRequest.number == TimelineEntry.request_number)
-                 .where(ServiceRequest.customer_id == user.customer_id,
-                        TimelineEntry.kind.not_in(PROVIDER_BILLING_KINDS)))
+                 .where(ServiceRequest.customer_id == user.customer_id))
     elif user.role == Role.provider:
         query = (query.join(ServiceRequest, ServiceRequest.number == TimelineEntry.request_number)
                  .where(ServiceRequest.provider_id == user.provider_id))
@@ -34,5 +35,7 @@ async def changes(user: ActiveUser, db: SessionDep, after: int | None = None, li
         return {"items": [], "last_id": last or 0}
     rows = (await db.execute(query.where(TimelineEntry.id > after).order_by(TimelineEntry.id)
                              .limit(max(1, min(limit, 500))))).all()
-    items = [{"id": r.id, "number": r.request_number, "kind": r.kind, "status": r.status} for r in rows]
-    return {"items": items, "last_id": items[-1]["id"] if items else after}
+    items = [{"id": r.id, "number": r.request_number, "kind": r.kind,
+              "status": customer_view.status(r.status) if customer else r.status}
+             for r in rows if not customer or customer_view.shows_event(r.kind, r.status, r.detail)]
+    return {"items": items, "last_id": rows[-1].id if rows else after}

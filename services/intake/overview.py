@@ -12,10 +12,11 @@ import httpx
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
+from services.intake import views
 from services.intake.customers import bucket_counts
 from services.intake.deps import ActiveUser
 from services.intake.models import ServiceRequest
-from services.intake.schemas import Counts, Overview, OverviewInvoices, OverviewNotifications, RequestOut
+from services.intake.schemas import Counts, Overview, OverviewInvoices, OverviewNotifications
 from shared.auth import bearer, need
 from shared.contracts.enums import Role
 from shared.service_app import SessionDep, StateDep
@@ -55,7 +56,7 @@ async def overview(user: ActiveUser, db: SessionDep, state: StateDep,
     total = sum((Decimal(i["total"]) for i in invoice_items), Decimal("0"))
     return Overview(
         customer_id=user.customer_id, counts=counts,
-        recent_requests=[RequestOut.model_validate(r) for r in rows],
+        recent_requests=[views.request_out(user, r) for r in rows],
         outstanding_invoices=OverviewInvoices(items=invoice_items, total_outstanding=f"{total:.2f}"),
         notifications=OverviewNotifications(items=(notifications or {}).get("items", []),
                                             unread_count=(notifications or {}).get("unread_count", 0)),

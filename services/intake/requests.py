@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -15,6 +16,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from services.intake import views
 from services.intake.customers import IdempotencyKey, idempotency, like_pattern, scope
 from services.intake.deps import ActiveUser
 from services.intake.models import Asset, Attachment, Customer, RecommendationRow, ServiceRequest, Site, TimelineEntry
@@ -26,7 +28,7 @@ from services.intake.service import format_request_number, next_number
 from services.intake.storage import MAX_BYTES, allowed_content_type, family, sniff, storage
 from shared.auth import Principal, need
 from shared.contracts import names
-from shared.contracts.enums import Priority, Role, Status
+from shared.contracts.enums import BillingStatus, Priority, Role, Status
 from shared.contracts.models import CancelCommand, NoteAdded, RecommendCommand, RespondCommand, StartRequest
 from shared.db import utcnow
 from shared.http import decode_cursor, encode_cursor, parse_money, update_request
@@ -115,13 +117,14 @@ async def start_workflow(temporal, clocks, row: ServiceRequest, user: Principal)
 
 async def search_requests(db, user: Principal, *, q: str | None, status: list[str] | None, priority: Priority | None,
                           customer_id: int | None, provider_id: int | None, sort: str, limit: int,
-                          cursor: str | None) -> dict:
+                          cursor: str | None, console: ConsoleFilters | None = None) -> dict:
     if sort not in SORTS:
         raise HTTPException(422, f"sort must be one of {', '.join(sorted(SORTS))}")
     valid = {s.value for s in Status}
     for s in status or []:
         if s not in valid:
             raise HTTPException(422, f"unknown status {s}")
+    status = views.status_filter(user, status)
     limit = max(1, min(limit, 200))
     column = getattr(ServiceRequest, sort.lstrip("-"))
     descending = sort.startswith("-")
@@ -140,6 +143,8 @@ async def search_requests(db, user: Principal, *, q: str | None, status: list[st
         query = query.where(ServiceRequest.priority == priority.value)
     if q:
         query = query.where(ServiceRequest.search_text.like(like_pattern(q.lower()), escape="\\"))
+    if console is not None:
+        query = console.apply(query)
     if (after := decode_cursor(cursor)) is not None:
         try:
             value, last_id = datetime.fromisoformat(after["v"]), int(after["id"])
@@ -157,7 +162,7 @@ async def search_requests(db, user: Principal, *, q: str | None, status: list[st
     if more:
         last = rows[-1]
         next_cursor = encode_cursor({"v": getattr(last, sort.lstrip("-")).isoformat(), "id": last.id})
-    return {"items": [RequestOut.model_validate(r) for r in rows], "next_cursor": next_cursor}
+    return {"items": [views.request_out(user, r) for r in rows], "next_cursor": next_cursor}
 
 
 @router.get("/requests", tags=["requests"])
@@ -169,20 +174,52 @@ async def list_requests(user: ActiveUser, db: SessionDep, q: str | None = None,
                                  provider_id=None, sort=sort, limit=limit, cursor=cursor)
 
 
+@dataclass
+class ConsoleFilters:
+    """The operators' console's own filters: created and due date ranges (whole UTC days, both ends included),
+    SLA breached or not, and the customer's billing status."""
+
+    created_from: date | None = None
+    created_to: date | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    sla_breached: bool | None = None
+    billing_status: BillingStatus | None = None
+
+    def apply(self, query):
+        for column, first, last in ((ServiceRequest.created_at, self.created_from, self.created_to),
+                                    (ServiceRequest.due_at, self.due_from, self.due_to)):
+            if first is not None:
+                query = query.where(column >= datetime.combine(first, time.min, timezone.utc))
+            if last is not None and last < date.max:
+                query = query.where(column < datetime.combine(last + timedelta(days=1), time.min, timezone.utc))
+        if self.sla_breached is not None:
+            query = query.where(ServiceRequest.sla_breached == self.sla_breached)
+        if self.billing_status is not None:
+            query = query.where(ServiceRequest.billing_status == self.billing_status.value)
+        return query
+
+
 @router.get("/work-events", tags=["work-events"])
 async def list_work_events(user: ActiveUser, db: SessionDep, q: str | None = None,
                            status: Annotated[list[str] | None, Query()] = None, priority: Priority | None = None,
                            customer_id: int | None = None, provider_id: int | None = None,
+                           created_from: date | None = None, created_to: date | None = None,
+                           due_from: date | None = None, due_to: date | None = None,
+                           sla_breached: bool | None = None, billing_status: BillingStatus | None = None,
                            sort: str = "-created_at", limit: int = 50, cursor: str | None = None) -> dict:
-    """The operators' console list (served here, beside the read copy it filters)."""
+    """The operators' console list (served here, beside the read copy it filters). Besides the request list's
+    filters: `created_from`/`created_to`, `due_from`/`due_to` (dates, both ends included), `sla_breached`
+    (true/false) and `billing_status`."""
     need(user, Role.dispatcher, Role.accounts_receivable, Role.admin)
+    console = ConsoleFilters(created_from, created_to, due_from, due_to, sla_breached, billing_status)
     return await search_requests(db, user, q=q, status=status, priority=priority, customer_id=customer_id,
-                                 provider_id=provider_id, sort=sort, limit=limit, cursor=cursor)
+                                 provider_id=provider_id, sort=sort, limit=limit, cursor=cursor, console=console)
 
 
 @router.get("/requests/{number}", response_model=RequestOut, tags=["requests"])
 async def get_request(number: str, user: ActiveUser, db: SessionDep):
-    return await load_visible(db, user, number)
+    return views.request_out(user, await load_visible(db, user, number))
 
 
 @router.get("/requests/{number}/timeline", tags=["requests"])
@@ -190,7 +227,7 @@ async def timeline(number: str, user: ActiveUser, db: SessionDep) -> dict:
     await load_visible(db, user, number)
     rows = (await db.execute(select(TimelineEntry).where(TimelineEntry.request_number == number)
                              .order_by(TimelineEntry.at, TimelineEntry.id))).scalars()
-    return {"items": [TimelineOut.model_validate(r) for r in rows], "next_cursor": None}
+    return {"items": views.timeline_out(user, rows), "next_cursor": None}
 
 
 @router.post("/requests/{number}/notes", status_code=201, response_model=TimelineOut, tags=["requests"])
@@ -205,7 +242,7 @@ async def add_note(number: str, body: NoteIn, user: ActiveUser, db: SessionDep, 
                           at=utcnow())
     db.add(entry)
     await db.flush()
-    out = TimelineOut.model_validate(entry)
+    out = views.timeline_out(user, [entry])[0]
     await idempotency.remember(db, key, where, body, 201, out)
     await db.commit()
     try:
@@ -222,8 +259,11 @@ async def cancel(number: str, body: CancelIn, user: ActiveUser, db: SessionDep, 
                  key: IdempotencyKey = None):
     need(user, Role.customer, Role.dispatcher, Role.admin)
     await load_visible(db, user, number)
-    await update_request(temporal, number, "cancel", CancelCommand(actor=user.actor(), reason=body.reason), key)
-    return await refreshed(db, number)
+    try:
+        await update_request(temporal, number, "cancel", CancelCommand(actor=user.actor(), reason=body.reason), key)
+    except HTTPException as exc:
+        raise views.refusal(user, exc) from exc
+    return views.request_out(user, await refreshed(db, number))
 
 
 async def refreshed(db, number: str) -> ServiceRequest:
@@ -303,14 +343,14 @@ async def list_attachments(number: str, user: ActiveUser, db: SessionDep) -> dic
     await load_visible(db, user, number)
     rows = (await db.execute(select(Attachment).where(Attachment.request_number == number, Attachment.status == "stored")
                              .order_by(Attachment.created_at))).scalars()
-    return {"items": [AttachmentOut.model_validate(r) for r in rows], "next_cursor": None}
+    return {"items": views.attachments_out(user, rows), "next_cursor": None}
 
 
 @router.get("/requests/{number}/attachments/{attachment_id}/download", tags=["attachments"])
 async def download_attachment(number: str, attachment_id: str, user: ActiveUser, db: SessionDep, state: StateDep):
     await load_visible(db, user, number)
     row = await db.get(Attachment, attachment_id)
-    if row is None or row.request_number != number or row.status != "stored":
+    if row is None or row.request_number != number or row.status != "stored" or not views.shows_attachment(user, row):
         raise HTTPException(404, "attachment not found")
     return RedirectResponse(await storage(state).download_url(row.object_key, row.filename), status_code=307)
 
@@ -364,8 +404,11 @@ async def respond(number: str, rec_id: int, body: RespondIn, user: ActiveUser, d
     row = await db.get(RecommendationRow, rec_id)
     if row is None or row.request_number != number:
         raise HTTPException(404, "recommendation not found")
-    await update_request(temporal, number, "respond", RespondCommand(
-        actor=user.actor(), recommendation_id=rec_id, decision=body.decision, comment=body.comment), key)
+    try:
+        await update_request(temporal, number, "respond", RespondCommand(
+            actor=user.actor(), recommendation_id=rec_id, decision=body.decision, comment=body.comment), key)
+    except HTTPException as exc:
+        raise views.refusal(user, exc) from exc
     db.expire_all()
     return await db.get(RecommendationRow, rec_id)
 

@@ -5,9 +5,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import RecommendationRow, counters, ServiceRequest, TimelineEntry, User
+from shared.contracts import customer_view
 from shared.contracts.enums import OfferKind, Role
-from shared.counters import next_value
+from shared.contracts.messages import describe, portal_path
 from shared.contracts.models import Audience, Recipient, RecordTransition, RequestState
+from shared.counters import next_value
 
 
 async def next_number(db: AsyncSession, name: str) -> int:
@@ -57,7 +59,28 @@ async def record_transition(db: AsyncSession, inp: RecordTransition) -> list[Rec
                              .values(decision=event.detail["decision"], comment=event.detail.get("comment"),
                                      responded_at=event.at))
     await db.commit()
-    return await recipients(db, state, audiences_of(inp))
+    return addressed(inp, await recipients(db, state, audiences_of(inp)))
+
+
+def addressed(inp: RecordTransition, people: list[User]) -> list[Recipient]:
+    """Who hears of an event and what each reads: the customer's contacts in the customer's words, and never of
+    the provider's invoice or payment (customer_view); everyone else the event's own words (Deliver). Every
+    email links to the portal page of the event."""
+    state, event = inp.state, inp.event
+    path = portal_path(state, event)
+    customer_hears = customer_view.shows_event(event.kind, event.status.value, event.detail)
+    customer_words: tuple[str, str] | None = None
+    found = []
+    for user in people:
+        recipient = Recipient(user_id=user.id, email=user.notification_email or user.email, name=user.full_name,
+                              path=path)
+        if user.role == Role.customer.value:
+            if not customer_hears:
+                continue
+            customer_words = customer_words or describe(state, event, customer=True)
+            recipient.subject, recipient.body = customer_words
+        found.append(recipient)
+    return found
 
 
 def audiences_of(inp: RecordTransition) -> list[Audience]:
@@ -69,7 +92,7 @@ def audiences_of(inp: RecordTransition) -> list[Audience]:
     return audiences
 
 
-async def recipients(db: AsyncSession, state: RequestState, audiences: list[Audience]) -> list[Recipient]:
+async def recipients(db: AsyncSession, state: RequestState, audiences: list[Audience]) -> list[User]:
     conditions = []
     for audience in audiences:
         if audience == "customer":
@@ -88,5 +111,5 @@ async def recipients(db: AsyncSession, state: RequestState, audiences: list[Audi
             conditions.append(User.role == Role.accounts_receivable.value)
     if not conditions:
         return []
-    users = (await db.execute(select(User).where(User.active.is_(True), or_(*conditions)).order_by(User.id))).scalars()
-    return [Recipient(user_id=u.id, email=u.notification_email or u.email, name=u.full_name) for u in users]
+    return list((await db.execute(select(User).where(User.active.is_(True), or_(*conditions))
+                                  .order_by(User.id))).scalars())

@@ -5,7 +5,10 @@ SMTP and marks it `sent` after; a later attempt skips a sent message. A claim he
 running (a timed-out activity is not cancelled at once) makes the next attempt wait and retry instead of sending a
 second copy; a send that failed releases its claim at once, and a claim older than the lease (the attempt died)
 may be taken over. Only a process killed between SMTP's acceptance and the ledger's `sent` can cause a repeat,
-and that repeat carries the same Message-ID, so mail clients show it once."""
+and that repeat carries the same Message-ID, so mail clients show it once.
+
+What each person reads comes with the event: a recipient's own words when intake gave it some (a customer's),
+else the event's. Every email ends with the link to its page in the portal (`FIELDOPS_PUBLIC_URL`)."""
 from __future__ import annotations
 
 import hashlib
@@ -36,11 +39,29 @@ def busy(mid: str) -> ApplicationError:
     return ApplicationError(f"message {mid} is being sent by another attempt", type="StillSending")
 
 
+def words_for(inp: Deliver, recipient: Recipient) -> tuple[str, str]:
+    """(subject, body) this recipient reads: its own words if intake gave it some (a customer's), else the event's."""
+    return recipient.subject or inp.subject, recipient.body or inp.body
+
+
+def portal_link(settings: Settings, inp: Deliver, recipient: Recipient) -> str | None:
+    """The page of the portal an email points to: the one intake named, or the request's page."""
+    path = recipient.path or (f"/requests/{inp.request_number}" if inp.request_number else None)
+    return f"{settings.portal_url.rstrip('/')}{path}" if path else None
+
+
+def email_text(settings: Settings, inp: Deliver, recipient: Recipient) -> str:
+    body = words_for(inp, recipient)[1]
+    link = portal_link(settings, inp, recipient)
+    return f"{body}\n\nOpen it in the portal:\n{link}\n" if link else body
+
+
 async def add_to_feed(db, inp: Deliver, recipient: Recipient) -> None:
+    subject, body = words_for(inp, recipient)
     try:
         async with db.begin_nested():
             db.add(Notification(key=f"{inp.key}:{recipient.user_id}", user_id=recipient.user_id,
-                                request_number=inp.request_number, subject=inp.subject, body=inp.body))
+                                request_number=inp.request_number, subject=subject, body=body))
     except IntegrityError:
         pass  # written by an earlier attempt
     await db.commit()
@@ -76,10 +97,12 @@ async def deliver(db, settings: Settings, inp: Deliver) -> int:
     for recipient in inp.recipients:
         await add_to_feed(db, inp, recipient)
         mid = message_id(inp.key, recipient.user_id)
-        if not await claim(db, mid, recipient, inp.subject):
+        subject = words_for(inp, recipient)[0]
+        if not await claim(db, mid, recipient, subject):
             continue
         try:
-            await mailer.send(settings, mailer.build_message(settings, recipient.email, inp.subject, inp.body, mid))
+            await mailer.send(settings, mailer.build_message(settings, recipient.email, subject,
+                                                             email_text(settings, inp, recipient), mid))
         except BaseException:
             await db.execute(update(Email).where(Email.message_id == mid).values(claimed_at=None))
             await db.commit()

@@ -164,6 +164,12 @@ class Recipient(BaseModel):
     user_id: int
     email: str
     name: str = ""
+    # This reader's own words, when they differ from the event's (Deliver.subject and .body, the operators'
+    # words): the customer's (shared/contracts/customer_view.py). Absent in events recorded before they existed.
+    subject: str | None = None
+    body: str | None = None
+    # The portal page the email links to (messages.portal_path); without it, the request's page.
+    path: str | None = None
 
 
 class Recipients(BaseModel):

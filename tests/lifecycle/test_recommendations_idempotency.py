@@ -29,12 +29,12 @@ async def test_recommendation_answers_each_timestamped_and_emailed_to_the_other_
     clarify = await cast.customer.post(f"/requests/{number}/recommendations/{rec['id']}/respond",
                                        {"decision": "clarify", "comment": "Which fan model?"})
     assert clarify["decision"] == "clarify"
-    asked = await wait_for(lambda: _mails(stack, provider_inbox, "answered a recommendation (clarify)"))
+    asked = await wait_for(lambda: _mails(stack, provider_inbox, "asked for clarification on a recommendation"))
     assert "Which fan model?" in asked[0].get_content()
     approved = await cast.customer.post(f"/requests/{number}/recommendations/{rec['id']}/respond",
                                         {"decision": "approve", "comment": "Go ahead"})
     assert approved["decision"] == "approve" and approved["responded_at"]
-    assert await wait_for(lambda: _mails(stack, provider_inbox, "answered a recommendation (approve)"))
+    assert await wait_for(lambda: _mails(stack, provider_inbox, "approved a recommendation"))
     twice = await api.http.post(f"/requests/{number}/recommendations/{rec['id']}/respond",
                                 headers=cast.customer.headers, json={"decision": "decline"})
     assert twice.status_code == 409 and "approve" in twice.json()["detail"]

@@ -57,7 +57,7 @@ async def test_walk_in_walks_every_status_and_refuses_everything_else(api, cast)
         response = await attempt(api, cast, action, number, wo, attachment, team["id"])
         assert response.status_code == 409 and "paid" in response.json()["detail"], response.text
 
-    statuses = [e["status"] for e in await timeline(cast.customer, number) if e["kind"] == "status_change"]
+    statuses = [e["status"] for e in await timeline(cast.dispatcher, number) if e["kind"] == "status_change"]
     assert statuses == ["draft", "published", "waiting_acceptance", "accepted", "scheduled", "in_progress",
                         "awaiting_parts", "in_progress", "ready_for_return", "completed", "invoice_submitted",
                         "payment_approved", "paid"]

@@ -109,3 +109,29 @@ async def test_an_attempt_still_sending_is_not_doubled(ledger, smtp):
     assert sorted(m["To"] for m in inbox.messages) == ["contact@customer.example", "dispatch@ops.example"]
     async with ledger.sessions() as session:
         assert (await session.execute(select(func.count()).select_from(Notification))).scalar_one() == 2
+
+
+async def test_each_reads_its_own_words_with_a_link_into_the_portal(ledger, smtp):
+    inbox, controller, settings = smtp
+    controller.start()
+    settings = settings.model_copy(update={"public_url": "https://portal.example"})
+    own = Deliver(key="SR-000043:3", request_number="SR-000043", subject="Request SR-000043 was completed",
+                  body="Status: Completed.", recipients=[
+                      Recipient(user_id=21, email="contact@customer.example", subject="Your request SR-000043 is now "
+                                "completed", body="Your request SR-000043 is now completed.",
+                                path="/requests/SR-000043/recommendations/9"),
+                      Recipient(user_id=22, email="dispatch@ops.example")])
+    async with ledger.sessions() as session:
+        assert await deliver(session, settings, own) == 2
+    mail = {m["To"]: m for m in inbox.messages}
+    customer, dispatcher = mail["contact@customer.example"], mail["dispatch@ops.example"]
+    text = {to: m.get_payload(decode=True).decode().replace("\r\n", "\n") for to, m in mail.items()}
+    assert customer["Subject"] == "Your request SR-000043 is now completed"
+    assert text["contact@customer.example"] == ("Your request SR-000043 is now completed.\n\nOpen it in the portal:\n"
+                                                "https://portal.example/requests/SR-000043/recommendations/9\n")
+    assert dispatcher["Subject"] == own.subject
+    assert text["dispatch@ops.example"].endswith("\nhttps://portal.example/requests/SR-000043\n")
+    async with ledger.sessions() as session:
+        feed = {n.user_id: (n.subject, n.body) for n in (await session.execute(select(Notification))).scalars()}
+    assert feed == {21: ("Your request SR-000043 is now completed", "Your request SR-000043 is now completed."),
+                    22: (own.subject, own.body)}

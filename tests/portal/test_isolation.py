@@ -17,8 +17,9 @@ CUSTOMERS = {"custA", "orgA", "custB", "orgB"}
 PROVIDERS = {"provA", "provB"}
 B_SIDE = {"custB", "orgB", "provB"}
 EVERYONE = CUSTOMERS | PROVIDERS | {"disp", "ar", "admin"}
-PUBLIC = {("POST", "/auth/token"), ("POST", "/auth/password-reset"), ("POST", "/auth/password-reset/confirm")}
-SELF = {("GET", "/me"), ("PATCH", "/me")}
+PUBLIC = {("POST", "/auth/token"), ("POST", "/auth/password-reset"), ("POST", "/auth/password-reset/confirm"),
+          ("POST", "/auth/refresh")}
+SELF = {("GET", "/me"), ("PATCH", "/me"), ("POST", "/me/password")}
 
 
 def endpoints(a: dict) -> list[tuple]:
@@ -77,6 +78,7 @@ def endpoints(a: dict) -> list[tuple]:
         ("POST", "/requests/{number}/recommendations", f"/requests/{n}/recommendations", {"summary": "x"}, {"provB"},
          CUSTOMERS | {"disp", "ar", "admin"}, set()),
         ("GET", "/requests/{number}/recommendations", f"/requests/{n}/recommendations", None, B_SIDE, set(), set()),
+        ("GET", "/changes", "/changes?after=0&limit=500", None, set(), set(), B_SIDE),
         ("POST", "/requests/{number}/recommendations/{rec_id}/respond", f"/requests/{n}/recommendations/{rec}/respond",
          {"decision": "approve"}, {"custB", "orgB"}, PROVIDERS | {"disp", "ar", "admin"}, set()),
         # routing
@@ -130,6 +132,7 @@ def endpoints(a: dict) -> list[tuple]:
          {"amount": a["invoice_total"], "paid_at": "2031-01-01T00:00:00Z"}, set(), EVERYONE - {"ar"}, set()),
         # notifications
         ("GET", "/notifications", "/notifications", None, set(), set(), B_SIDE),
+        ("GET", "/notifications/unread-count", "/notifications/unread-count", None, set(), set(), B_SIDE),
         ("POST", "/notifications/{notification_id}/read", f"/notifications/{note}/read", None,
          EVERYONE - {"custA"}, set(), set()),
     ]

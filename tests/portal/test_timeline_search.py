@@ -30,7 +30,7 @@ async def test_timeline_holds_every_event_oldest_first_with_who_and_when(api, ca
     await d.post("/payment-runs", expect=201)
 
     async def paid():
-        return (await c.get(f"/requests/{number}"))["status"] == "paid"
+        return (await d.get(f"/requests/{number}"))["status"] == "paid"
 
     await wait_for(paid, timeout=60)
     await ar.post(f"/work-events/{number}/invoiced")
@@ -38,7 +38,7 @@ async def test_timeline_holds_every_event_oldest_first_with_who_and_when(api, ca
     await ar.post(f"/invoices/{invoice['id']}/record-payment", {"amount": invoice["total"],
                                                                "paid_at": "2030-03-10T12:00:00Z"})
 
-    timeline = (await c.get(f"/requests/{number}/timeline"))["items"]
+    timeline = (await d.get(f"/requests/{number}/timeline"))["items"]
     kinds = [e["kind"] for e in timeline]
     assert {"status_change", "note", "attachment", "recommendation", "response", "invoice", "payment"} <= set(kinds)
     assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)  # oldest first
@@ -65,9 +65,16 @@ async def test_timeline_holds_every_event_oldest_first_with_who_and_when(api, ca
     attachments = [e["detail"] for e in timeline if e["kind"] == "attachment"]
     assert [(a["attachment_id"], a["kind"]) for a in attachments] == [(photo["id"], "photo"),
                                                                      (invoice_copy, "provider_invoice")]
-    # Everyone who may see the request sees the same timeline.
+    # The operators and the provider see the same timeline; the customer the same without the provider's invoice
+    # and payment (API.md, "What a customer sees").
     assert (await p.get(f"/requests/{number}/timeline"))["items"] == timeline
-    assert (await d.get(f"/requests/{number}/timeline"))["items"] == timeline
+    own = (await c.get(f"/requests/{number}/timeline"))["items"]
+    hidden = {e["id"] for e in timeline if e["status"] in ("invoice_submitted", "payment_approved", "paid")
+              and e["kind"] == "status_change"} | {e["id"] for e in timeline if e["kind"] == "attachment"
+                                                   and e["detail"]["kind"] == "provider_invoice"}
+    assert len(hidden) == 4 and [e["id"] for e in own] == [e["id"] for e in timeline if e["id"] not in hidden]
+    assert {e["status"] for e in own} - {None} <= {"draft", "published", "waiting_acceptance", "accepted",
+                                                  "scheduled", "in_progress", "completed"}
 
 
 async def test_search_filter_sort_and_cursor_pages(api, admin, cast):

@@ -137,7 +137,8 @@ async def wait_for(check, timeout: float = 30, interval: float = 0.2):
 
 async def lifecycle(api: Api, cast: Cast, invoice_number: str = "INV1001", timings: list[float] | None = None,
                     pay: bool = True) -> dict:
-    """Submission to payment and customer billing, through the gateway; returns the final request.
+    """Submission to payment and customer billing, through the gateway; returns the final request as the
+    dispatcher sees it (the customer sees `completed` and no payment reference: API.md, "What a customer sees").
     `timings` collects the latency of each lifecycle action (seconds)."""
     loop = asyncio.get_running_loop()
 
@@ -169,7 +170,7 @@ async def lifecycle(api: Api, cast: Cast, invoice_number: str = "INV1001", timin
         await act(cast.dispatcher, "POST", "/payment-runs", expect=201)
 
         async def paid():
-            current = await cast.customer.get(f"/requests/{number}")
+            current = await cast.dispatcher.get(f"/requests/{number}")
             return current if current["status"] == "paid" else None
 
         await wait_for(paid)
@@ -178,4 +179,4 @@ async def lifecycle(api: Api, cast: Cast, invoice_number: str = "INV1001", timin
     invoice = next(i for i in invoices["items"] if i["request_number"] == number)
     await act(cast.receivable, "POST", f"/invoices/{invoice['id']}/record-payment",
               {"amount": invoice["total"], "paid_at": "2030-02-01T12:00:00Z"})
-    return await cast.customer.get(f"/requests/{number}")
+    return await cast.dispatcher.get(f"/requests/{number}")
