@@ -1,22 +1,25 @@
 """`fieldops`: run the local stack, make the first admin, apply migrations.
 
     fieldops run                                   start everything in the foreground (what `make run` does)
-    fieldops create-admin --email E --password P   make (or refresh) an admin; safe to repeat
+    fieldops create-admin --email E --password P   make (or refresh) an admin in the running stack; safe to repeat
     fieldops migrate                               apply every service's migrations
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
+
+from pydantic import ValidationError
 
 from shared.settings import get_settings
 
 
 def run() -> int:
-    from deploy.stack import Stack
+    from deploy.stack import PortInUse, Stack
 
     stack = Stack()
     stop = {"now": False}
@@ -24,15 +27,30 @@ def run() -> int:
     def request_stop(signum, _frame) -> None:
         stop["now"] = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    # Ctrl-C, a kill, or the terminal closing: the components stop in order. (A SIGKILL cannot be caught:
+    # then the stack's watchdog kills them; see deploy/stack.py.)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
+    try:
+        stack.check_ports()  # before a word about starting: a taken port is the one line said
+    except PortInUse as exc:
+        print(exc, file=sys.stderr)
+        return 1
     print(f"fieldops: starting the local stack (data in {stack.data}) ...", flush=True)
     try:
-        stack.start()
+        try:
+            stack.start()
+        except RuntimeError as exc:  # a port taken meanwhile, or a component that would not start (its log says why)
+            print(exc, file=sys.stderr)
+            return 1
         print("\nfieldops is up:", flush=True)
         for label, url in stack.urls().items():
             print(f"  {label:<24} {url}")
-        print("\nMake an admin:  .venv/bin/fieldops create-admin --email admin@example.com --password 'a-long-secret'")
+        offset = stack.settings.port_offset
+        env = f"FIELDOPS_PORT_OFFSET={offset} " if offset else ""
+        print(f"\nMake an admin:  {env}.venv/bin/fieldops create-admin --email admin@example.com "
+              "--password 'a-long-secret'")
+        print(f"Temporal CLI:   .venv/bin/temporal workflow list --address {stack.settings.temporal_target}")
         print("Stop with Ctrl-C.", flush=True)
         while not stop["now"]:
             for process in stack.processes.values():
@@ -47,7 +65,33 @@ def run() -> int:
     return 0
 
 
-async def create_admin(email: str, password: str, full_name: str) -> str:
+def admin_database() -> tuple[str, str]:
+    """The intake database `create-admin` writes to, and where that is in words: the running stack at
+    FIELDOPS_PORT_OFFSET (0 when unset), else the only stack running, whatever the caller's directory or other
+    settings; with no stack running, the one the caller's settings name (where `fieldops run` would start)."""
+    from deploy.stack import running_stacks
+
+    given = os.environ.get("FIELDOPS_PORT_OFFSET")
+    try:
+        offset = int(given or 0)
+    except ValueError:
+        raise SystemExit(f"fieldops: FIELDOPS_PORT_OFFSET must be a whole number, not {given!r}") from None
+    stacks = running_stacks()
+    stack = stacks.get(offset)
+    if stack is None and given is None and len(stacks) == 1:
+        stack = next(iter(stacks.values()))
+    if stack is not None:
+        return stack["intake_database"], (f"the running stack at {stack['api_url']} "
+                                          f"(FIELDOPS_PORT_OFFSET={stack['port_offset']}, data in {stack['data_dir']})")
+    if stacks:
+        raise SystemExit(f"fieldops: no stack runs at FIELDOPS_PORT_OFFSET={offset}; stacks run at offsets "
+                         f"{', '.join(map(str, sorted(stacks)))}: set FIELDOPS_PORT_OFFSET to one of them")
+    settings = get_settings()
+    return settings.database_url("intake"), (f"no stack is running; the data folder {settings.data_dir.resolve()} "
+                                             "is the one `fieldops run` starts from here")
+
+
+async def create_admin(url: str, email: str, password: str, full_name: str) -> str:
     from sqlalchemy import select
 
     from services.intake.accounts import create_user
@@ -58,7 +102,7 @@ async def create_admin(email: str, password: str, full_name: str) -> str:
     from shared.db import Database
 
     body = UserIn(email=email, password=password, full_name=full_name, role=Role.admin)
-    db = Database(get_settings().database_url("intake"))
+    db = Database(url)
     try:
         async with db.sessions() as session:
             user = (await session.execute(select(User).where(User.email == body.email.lower()))).scalar_one_or_none()
@@ -67,7 +111,7 @@ async def create_admin(email: str, password: str, full_name: str) -> str:
                 outcome = "created"
             else:
                 if user.role != Role.admin.value:
-                    raise SystemExit(f"{email} already belongs to a {user.role} user")
+                    raise SystemExit(f"fieldops: {email} already belongs to a {user.role} user")
                 user.password_hash, user.active = hash_password(password), True
                 outcome = "already there; password refreshed"
             await session.commit()
@@ -104,15 +148,21 @@ def main(argv: list[str] | None = None) -> int:
 
         print(gateway_routes(get_settings()))
         return 0
+    from sqlalchemy import make_url
+
     from shared import migrations
 
-    migrations.upgrade("intake")
     try:
-        outcome = asyncio.run(create_admin(args.email, args.password, args.full_name))
+        url, where = admin_database()
+        migrations.upgrade("intake", url)
+        outcome = asyncio.run(create_admin(url, args.email, args.password, args.full_name))
+    except ValidationError as exc:  # FIELDOPS_* settings that do not hold together, or a refused password
+        print(f"fieldops: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"fieldops: {exc}", file=sys.stderr)
         return 2
-    print(f"admin {args.email}: {outcome}")
+    print(f"admin {args.email}: {outcome}, in {make_url(url).render_as_string(hide_password=True)}\n  ({where})")
     return 0
 
 

@@ -2,6 +2,10 @@
 
 `make run` (through `fieldops run`) and the end-to-end tests use the same `Stack`, so what the tests
 exercise is what a developer runs. Ports move together by FIELDOPS_PORT_OFFSET.
+
+Nothing outlives the launcher: every component runs in one process group with a watchdog, which kills the
+group as soon as the launcher's end of a pipe closes, however the launcher ended (SIGKILL included). A running
+stack is listed under `.fieldops/stacks/` (by port offset), which is how `fieldops create-admin` finds it.
 """
 from __future__ import annotations
 
@@ -23,6 +27,16 @@ from shared.settings import SERVICES, Settings
 ROOT = Path(__file__).resolve().parent.parent
 # Every port of a stack lies between 7233 and 9334 plus its offset: stacks 3000 apart never collide.
 BIN = Path(sys.executable).parent
+# Where running stacks are listed: tied to this installation, not to anyone's environment or directory.
+REGISTRY = ROOT / ".fieldops" / "stacks"
+
+# Reads its stdin until the launcher's end closes (the launcher stopped the stack, exited or was killed),
+# then kills its whole process group: itself and every component of the stack.
+WATCHDOG = "import os, signal, sys; sys.stdin.buffer.read(); os.killpg(0, signal.SIGKILL)"
+
+
+class PortInUse(RuntimeError):
+    """A port the stack needs is taken: the message is the one line `fieldops run` prints."""
 
 
 # The dev server has one history shard, and each shard's task processors poll at most 20 times a second by
@@ -56,6 +70,32 @@ class Stack:
         self.data = self.settings.data_dir.resolve()
         self.environ["FIELDOPS_DATA_DIR"] = str(self.data)
         self.processes: dict[str, Process] = {}
+        self.watchdog: subprocess.Popen | None = None
+
+    def ports(self) -> dict[int, str]:
+        """Every port the stack listens on, with the component that does."""
+        s, p = self.settings, self.settings.port
+        ports = {p(7233): "Temporal", s.temporal_ui_port: "Temporal UI", p(7243): "Temporal HTTP",
+                 p(7253): "Temporal metrics", s.smtp_port_effective: "SMTP sink", s.gateway_port: "gateway",
+                 p(8082): "gateway ping"}
+        for base in (9333, 9334, 8380, 8381, 8888, 8889, 8333, 8334):
+            ports[p(base)] = "SeaweedFS"
+        for name in (*SERVICES, "web"):
+            ports[s.service_port(name)] = f"{name} service"
+        return ports
+
+    def check_ports(self) -> None:
+        """Refuse, before anything starts, a port that something else holds: one line naming it."""
+        s = self.settings
+        for port, component in sorted(self.ports().items()):
+            if port_is_free(s.host, port):
+                continue
+            holder = running_stacks().get(s.port_offset)
+            who = (f"by another fieldops stack (pid {holder['pid']}, data in {holder['data_dir']})" if holder
+                   else "by another program")
+            raise PortInUse(f"fieldops: port {port} ({component}) on {s.host} is already in use {who}; stop it, "
+                            f"or move every port with FIELDOPS_PORT_OFFSET (now {s.port_offset}), "
+                            f"e.g. FIELDOPS_PORT_OFFSET={s.port_offset + 3000}")
 
     # --- the components -------------------------------------------------------------------------
     def _temporal(self) -> Process:
@@ -124,9 +164,14 @@ class Stack:
 
     # --- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
+        self.check_ports()
         self.data.mkdir(parents=True, exist_ok=True)
         (self.data / "logs").mkdir(exist_ok=True)
         self.processes = {}  # a start after stop() begins from nothing
+        # The group's leader: every component joins its process group (see WATCHDOG).
+        self.watchdog = subprocess.Popen([sys.executable, "-c", WATCHDOG], stdin=subprocess.PIPE,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
+        self._register()
         infrastructure = [self._temporal(), self._seaweedfs(), self._smtp()]
         for process in infrastructure:
             self._spawn(process)
@@ -148,8 +193,11 @@ class Stack:
     def _spawn(self, process: Process) -> None:
         process.log = self.data / "logs" / f"{process.name}.log"
         with open(process.log, "ab") as out:  # the child keeps its own copy of the descriptor
+            # Its own process group (the watchdog's), apart from the launcher's: a Ctrl-C in the terminal
+            # reaches the launcher alone, which stops the components in order.
             process.popen = subprocess.Popen(process.argv, cwd=ROOT, env=self.environ, stdout=out,
-                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                             process_group=self.watchdog.pid)
         self.processes[process.name] = process
 
     def _wait(self, process: Process, timeout: float = 90) -> None:
@@ -215,6 +263,32 @@ class Stack:
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
             self._stop(process)
+        if self.watchdog is not None:
+            self.watchdog.stdin.close()  # anything left in the group goes with the watchdog
+            self.watchdog.wait()
+            self.watchdog = None
+            self._unregister()
+
+    # --- the list of running stacks -----------------------------------------------------------------
+    def _entry(self) -> Path:
+        return REGISTRY / f"{self.settings.port_offset}.json"
+
+    def _register(self) -> None:
+        REGISTRY.mkdir(parents=True, exist_ok=True)
+        entry = {"pid": os.getpid(), "port_offset": self.settings.port_offset, "data_dir": str(self.data),
+                 "intake_database": self.settings.database_url("intake"), "api_url": self.settings.api_url,
+                 "host": self.settings.host, "gateway_port": self.settings.gateway_port}
+        # Only its owner reads it: a PostgreSQL URL may carry a password.
+        fd = os.open(self._entry(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(entry, out)
+
+    def _unregister(self) -> None:
+        try:
+            if json.loads(self._entry().read_text())["pid"] == os.getpid():
+                self._entry().unlink()
+        except (OSError, ValueError, KeyError):
+            pass
 
     def urls(self) -> dict[str, str]:
         s = self.settings
@@ -228,6 +302,32 @@ class Stack:
             "SMTP (mail kept in)": f"{s.smtp_host}:{s.smtp_port_effective} -> {self.data / 'mail'}",
             **{f"{name} service": s.service_url(name) for name in (*SERVICES, "web")},
         }
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen here now. SO_REUSEADDR, as the servers set it: a port held only by
+    connections closing after a stack stopped (TIME_WAIT) is free."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def running_stacks() -> dict[int, dict]:
+    """The stacks listed as running, by port offset: their launcher is alive and their gateway answers."""
+    stacks = {}
+    for path in REGISTRY.glob("*.json"):
+        try:
+            entry = json.loads(path.read_text())
+            os.kill(entry["pid"], 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable, or its launcher is gone
+        if Stack._answers((entry["host"], entry["gateway_port"])):
+            stacks[entry["port_offset"]] = entry
+    return stacks
 
 
 # Which service answers which path: the public API under /api/v1, by prefix.

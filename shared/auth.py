@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from shared.contracts.enums import Role
 from shared.contracts.models import Actor
@@ -77,8 +77,9 @@ def issue_refresh_token(p: Principal, session_started: int | None = None) -> tup
 def _claims(token: str) -> dict:
     try:
         claims = jwt.decode(token, get_settings().secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
-        int(claims["sub"])
-    except (jwt.PyJWTError, ValueError) as exc:
+        if not 0 < int(claims["sub"]) < 2**31:  # a user id, as the users table holds it
+            raise ValueError("sub out of range")
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}) from exc
     return claims
 
@@ -87,7 +88,10 @@ def decode_token(token: str) -> Principal:
     claims = _claims(token)
     if claims.get("typ") == REFRESH:  # a refresh token opens nothing but /auth/refresh
         raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"})
-    return Principal(user_id=int(claims["sub"]), **{k: v for k, v in claims.items() if k in Principal.model_fields})
+    try:
+        return Principal(user_id=int(claims["sub"]), **{k: v for k, v in claims.items() if k in Principal.model_fields})
+    except ValidationError as exc:  # signed, but its claims are not ours (an unknown role, say)
+        raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
 def decode_refresh_token(token: str) -> dict:

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Query
+from pydantic import AfterValidator, BeforeValidator, Field
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -15,6 +18,39 @@ from shared.contracts.models import RequestState
 from shared.contracts.names import request_workflow_id
 
 ERROR_STATUS = {"Conflict": 409, "NotFound": 404, "Invalid": 422, "Forbidden": 403}
+
+# Every id is an INTEGER column; PostgreSQL's is 32 bits (SQLite's 64), so a larger id can name nothing and,
+# passed to the database, fails there instead (SQLite: OverflowError; PostgreSQL: "integer out of range").
+MAX_ID = 2**31 - 1
+
+
+def _not_a_bool(value: Any) -> Any:
+    # pydantic's lax mode reads true/false as 1/0: an id is never a boolean.
+    if isinstance(value, bool):
+        raise ValueError("an id is a whole number, not true or false")
+    return value
+
+
+# An id in a path, query or body: out of range is a 422 before any handler runs.
+Id = Annotated[int, BeforeValidator(_not_a_bool), Field(ge=1, le=MAX_ID)]
+
+
+def _a_moment(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("needs a time zone (ISO 8601, e.g. 2026-05-01T09:00:00Z)")
+    try:
+        value.astimezone(timezone.utc)  # what storing it does
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC
+        raise ValueError("is out of range") from None
+    return value  # as sent: its zone shows in the timeline
+
+
+# A moment a client sends: with a zone, and one that UTC can hold.
+Moment = Annotated[datetime, AfterValidator(_a_moment)]
+# `?limit=` of every list: outside 1-200 is a 422, never silently clamped.
+MAX_LIMIT = 200
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page, 1 to 200")]
+Cursor = Annotated[str | None, Query(max_length=1000, description="the `next_cursor` of the previous page")]
 
 
 async def update_request(client: Client, number: str, update: str, command: Any,
@@ -37,6 +73,8 @@ async def update_request(client: Client, number: str, update: str, command: Any,
             raise HTTPException(ERROR_STATUS.get(cause.type or "", 409), cause.message) from exc
         raise
     except RPCError as exc:
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:  # a "number" no workflow id can be (too long, ...)
+            raise HTTPException(404, "request not found") from exc
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
         # The workflow has ended (paid or cancelled) or never existed.
@@ -52,16 +90,46 @@ def encode_cursor(values: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode()
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def _cursor_value(kind: type, value: Any) -> Any:
+    """One cursor field as the query needs it, or ValueError."""
+    if kind is int and type(value) is int and 0 <= value <= MAX_ID:
+        return value
+    if kind is str and isinstance(value, str) and len(value) <= 200:
+        return value
+    if kind is datetime and isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is not None:  # compared with timezone-aware columns
+            return moment
+    raise ValueError(f"a cursor's {kind.__name__} field does not fit")
+
+
+def decode_cursor(cursor: str | None, **fields: type) -> dict[str, Any] | None:
+    """What a `next_cursor` carried, or None for the first page. `fields` names what the list put in it and
+    the type of each (int, str or datetime); a cursor that does not hold exactly those is a 400, whatever a
+    client made of it. Without `fields` the raw dict is returned for the caller to check."""
     if not cursor:
         return None
     try:
+        if len(cursor) > 1000:  # ours are short; a long one could nest deep enough to exhaust the parser
+            raise ValueError("too long")
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, json.JSONDecodeError) as exc:
+        if not isinstance(value, dict):
+            raise ValueError("not an object")
+        if fields:
+            if value.keys() != fields.keys():
+                raise ValueError("other fields")
+            value = {name: _cursor_value(kind, value[name]) for name, kind in fields.items()}
+    except (ValueError, RecursionError) as exc:  # base64, unicode and JSON errors are ValueErrors
         raise HTTPException(400, "invalid cursor") from exc
-    if not isinstance(value, dict):
-        raise HTTPException(400, "invalid cursor")
     return value
+
+
+def page(rows: Sequence[Any], limit: int, out: Callable[[Any], Any], cursor_of: Callable[[Any], dict]) -> dict:
+    """One page of a keyset-paged list from up to `limit + 1` rows (the extra one only says there is more):
+    `{"items", "next_cursor"}`, the cursor made by `cursor_of` from the last item shown."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [out(r) for r in rows], "next_cursor": encode_cursor(cursor_of(rows[-1])) if more else None}
 
 
 def money(cents: int) -> str:
@@ -74,10 +142,13 @@ def parse_money(value: str | int | float | Decimal, field: str = "amount") -> in
         amount = Decimal(str(value))
     except InvalidOperation as exc:
         raise ValueError(f"{field} must be a decimal amount like 12.50") from exc
-    if not amount.is_finite() or amount < 0:
+    if not amount.is_finite():
+        raise ValueError(f"{field} must be a decimal amount like 12.50")
+    if amount < 0:
         raise ValueError(f"{field} must not be negative")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValueError(f"{field} has more than two decimal places")
+    # Before quantize(), which cannot hold an amount like 1E+99 and raises.
     if amount >= Decimal("100000000"):
         raise ValueError(f"{field} is too large")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(f"{field} has more than two decimal places")
     return int(amount * 100)

@@ -1,24 +1,38 @@
 """What every service process is: a FastAPI app whose lifespan opens its database and Temporal client and
-runs its activity worker on its own task queue, in the same process."""
+runs its activity worker on its own task queue, in the same process; and what keeps any input a 4xx."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from shared.db import Database
+from shared.idempotency import IdempotentReplay
 from shared.settings import Settings, get_settings
 from shared.temporal import connect
 
 log = logging.getLogger("fieldops")
+# A request body is JSON or a small form: files never pass through a service (uploads go straight to S3).
+MAX_BODY_BYTES = 1024 * 1024
 
 
 class ServiceState:
@@ -30,7 +44,8 @@ class ServiceState:
 
 
 def create_app(service: str, routers: Sequence[APIRouter],
-               activities: Callable[[ServiceState], list[Callable[..., Any]]]) -> FastAPI:
+               activities: Callable[[ServiceState], list[Callable[..., Any]]],
+               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ServiceState(service, get_settings())
@@ -55,7 +70,152 @@ def create_app(service: str, routers: Sequence[APIRouter],
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
+    harden(app, max_body_bytes)
     return app
+
+
+# --- any input is a 4xx ---------------------------------------------------------------------------------
+def harden(app: FastAPI, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    """Body limits and the error answers every service shares: no input reaches a 500, and no library's error
+    text reaches a response."""
+    app.add_middleware(BodyGuard, max_bytes=max_body_bytes)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(IdempotentReplay, idempotent_replay)
+    # Safety nets for a value no schema bounded: an integer the database cannot hold (SQLite raises
+    # OverflowError, PostgreSQL a DataError), a NUL character in PostgreSQL text, and the like.
+    app.add_exception_handler(OverflowError, out_of_range)
+    app.add_exception_handler(DataError, out_of_range)
+    app.add_exception_handler(Exception, server_error)
+
+
+class NotFinite(ValueError):
+    pass
+
+
+def _refuse_constant(token: str) -> float:
+    raise NotFinite(token)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400 parses as Infinity
+        raise NotFinite(text)
+    return value
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads this body as JSON: it does when no content type is given, too."""
+    if not content_type:
+        return True
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+def has_non_finite_number(body: bytes) -> bool:
+    try:
+        json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except NotFinite:
+        return True
+    except (ValueError, RecursionError):
+        return False  # not JSON at all: the route's own parsing answers that
+    return False
+
+
+class BodyGuard:
+    """Reads a request's body before any route does. Above `max_bytes` it is a 413; a JSON body holding NaN or
+    Infinity (not JSON, though Python's parser takes them) is a 422, before a route could store one or echo it
+    in an error that cannot be written as JSON. Anything else is handed on unchanged."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self.too_large(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await self.too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        if body and is_json(headers.get("content-type")) and has_non_finite_number(bytes(body)):
+            error = {"type": "json_invalid", "loc": ["body"], "msg": "NaN and Infinity are not JSON numbers",
+                     "input": None}
+            await JSONResponse({"detail": [error]}, status_code=422)(scope, receive, send)
+            return
+
+        delivered = False
+
+        async def replay() -> dict:
+            nonlocal delivered
+            if delivered:
+                return await receive()  # after the body: a disconnect, as the server reports it
+            delivered = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        megabytes = self.max_bytes / (1024 * 1024)
+        response = JSONResponse({"detail": f"the request body is larger than {megabytes:g} MB"}, status_code=413,
+                                headers={"Connection": "close"})
+        await response(scope, receive, send)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path. Starlette's own 405 names only the methods of the first
+    route matching the path, though GET and PUT of one path are two routes. Each method is tried against the
+    app's routes as a whole (included routers answer for their own routes)."""
+    allowed = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 405:
+        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return await http_exception_handler(request, exc)
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's own answer, except that a body that is not UTF-8 is echoed with replacement characters rather
+    # than failing to encode (a 500).
+    errors = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def idempotent_replay(request: Request, exc: IdempotentReplay) -> Response:
+    return exc.response
+
+
+async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: a value the database refused: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": "a value in the request is out of range or not allowed"}, status_code=422)
+
+
+async def server_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette raises the exception again after this answer, so the server logs its traceback; the caller
+    # learns nothing internal.
+    return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
 def get_state(request: Request) -> ServiceState:

@@ -1,12 +1,17 @@
 """Invoicing's API: provider invoices and their rules, payment runs and payments, customer invoices and PDFs."""
 from __future__ import annotations
 
+import hashlib
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Response
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
+from temporalio.client import WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from services.invoicing import pdf
 from services.invoicing.models import CustomerInvoice, Payment, PaymentRun, ProviderInvoice, idempotency_keys
@@ -20,7 +25,7 @@ from shared.contracts.enums import Role
 from shared.contracts.models import CustomerPaymentCommand, PaymentRunInput, PaymentRunResult, SubmitInvoiceCommand
 from shared.contracts.views import public_state
 from shared.db import utcnow
-from shared.http import decode_cursor, encode_cursor, money, parse_money, update_request
+from shared.http import Cursor, Id, Limit, decode_cursor, money, page, parse_money, update_request
 from shared.idempotency import Idempotency
 from shared.internal import internal_get
 from shared.service_app import SessionDep, StateDep, TemporalDep
@@ -44,6 +49,8 @@ def invoice_out(row: ProviderInvoice) -> ProviderInvoiceOut:
 async def provider_work_order(state, user: Principal, wo: str) -> dict:
     """The work order, if this provider holds it (accepted it); otherwise a 404."""
     need(user, Role.provider)
+    if not (wo.isascii() and wo.isdigit() and len(wo) <= 20):  # no such number; and routing is asked only numbers
+        raise HTTPException(404, f"work order {wo[:20]} not found")
     work_order = await internal_get(state.settings, "routing", f"work-orders/{wo}")
     if work_order is None or work_order["accepted_by"] != user.provider_id:
         raise HTTPException(404, f"work order {wo} not found")
@@ -116,14 +123,32 @@ def payment_out(p: Payment) -> PaymentOut:
                       provider_id=p.provider_id, amount=money(p.amount), paid_at=p.paid_at, run_id=p.run_id)
 
 
+def manual_run_id(key: str | None) -> str:
+    if not key:
+        return f"manual-{uuid.uuid4()}"
+    run_id = f"manual-{key}"
+    # The run's id is a 100-character column: a longer key is represented by its digest.
+    return run_id if len(run_id) <= 100 else f"manual-{hashlib.sha256(key.encode()).hexdigest()}"
+
+
 @router.post("/payment-runs", status_code=201, response_model=PaymentRunOut, tags=["payments"])
 async def start_payment_run(user: CurrentUser, db: SessionDep, temporal: TemporalDep, key: IdempotencyKey = None):
     need(user, Role.dispatcher, Role.accounts_receivable, Role.admin)
-    run_id = f"manual-{key or uuid.uuid4()}"
-    result: PaymentRunResult = await temporal.execute_workflow(
-        "PaymentRunWorkflow", PaymentRunInput(run_id=run_id, requested_by=user.actor()),
-        id=names.payment_run_workflow_id(run_id), task_queue=names.WORKFLOW_TASK_QUEUE,
-        result_type=PaymentRunResult)
+    run_id = manual_run_id(key)
+    workflow_id = names.payment_run_workflow_id(run_id)
+    try:
+        # The same key again joins the run it started, while it runs or once it is over (never a second run).
+        handle = await temporal.start_workflow(
+            "PaymentRunWorkflow", PaymentRunInput(run_id=run_id, requested_by=user.actor()), id=workflow_id,
+            task_queue=names.WORKFLOW_TASK_QUEUE, result_type=PaymentRunResult,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+    except WorkflowAlreadyStartedError:
+        handle = temporal.get_workflow_handle(workflow_id, result_type=PaymentRunResult)
+    try:
+        result: PaymentRunResult = await handle.result()
+    except WorkflowFailureError as exc:
+        raise HTTPException(409, f"payment run {run_id} did not complete; start another with a new key") from exc
     run = await db.get(PaymentRun, result.run_id)
     payments = (await db.execute(select(Payment).where(Payment.run_id == run.id).order_by(Payment.id))).scalars()
     return PaymentRunOut(id=run.id, started_at=run.started_at, payments=[payment_out(p) for p in payments],
@@ -131,28 +156,30 @@ async def start_payment_run(user: CurrentUser, db: SessionDep, temporal: Tempora
 
 
 @router.get("/payment-runs", tags=["payments"])
-async def list_payment_runs(user: CurrentUser, db: SessionDep, limit: int = 50) -> dict:
+async def list_payment_runs(user: CurrentUser, db: SessionDep, limit: Limit = 50, cursor: Cursor = None) -> dict:
+    """Newest first: keyset-paged on (started_at, id), both descending."""
     need(user, Role.dispatcher, Role.accounts_receivable, Role.admin)
-    runs = (await db.execute(select(PaymentRun).order_by(PaymentRun.started_at.desc())
-                             .limit(max(1, min(limit, 200))))).scalars()
-    return {"items": [PaymentRunOut(id=r.id, started_at=r.started_at, payments=r.payments, total=money(r.total))
-                      for r in runs], "next_cursor": None}
+    query = select(PaymentRun).order_by(PaymentRun.started_at.desc(), PaymentRun.id.desc()).limit(limit + 1)
+    if (after := decode_cursor(cursor, at=datetime, id=str)) is not None:
+        query = query.where(or_(PaymentRun.started_at < after["at"],
+                                and_(PaymentRun.started_at == after["at"], PaymentRun.id < after["id"])))
+    runs = list((await db.execute(query)).scalars())
+    return page(runs, limit, lambda r: PaymentRunOut(id=r.id, started_at=r.started_at, payments=r.payments,
+                                                      total=money(r.total)),
+                lambda r: {"at": r.started_at.isoformat(), "id": r.id})
 
 
 @router.get("/payments", tags=["payments"])
-async def list_payments(user: CurrentUser, db: SessionDep, limit: int = 50, cursor: str | None = None) -> dict:
-    limit = max(1, min(limit, 200))
+async def list_payments(user: CurrentUser, db: SessionDep, limit: Limit = 50, cursor: Cursor = None) -> dict:
     query = select(Payment).order_by(Payment.id.desc()).limit(limit + 1)
     if user.role == Role.provider:
         query = query.where(Payment.provider_id == user.provider_id)
     else:
         need(user, *OPERATORS)
-    if (after := decode_cursor(cursor)) is not None:
-        query = query.where(Payment.id < int(after.get("id", 0)))
+    if (after := decode_cursor(cursor, id=int)) is not None:
+        query = query.where(Payment.id < after["id"])
     rows = list((await db.execute(query)).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [payment_out(p) for p in rows], "next_cursor": encode_cursor({"id": rows[-1].id}) if more else None}
+    return page(rows, limit, payment_out, lambda p: {"id": p.id})
 
 
 # --- customer invoices ---------------------------------------------------------------------------------
@@ -174,8 +201,7 @@ async def visible_invoice(db, user: Principal, invoice_id: int) -> CustomerInvoi
 
 @router.get("/invoices", tags=["invoices"])
 async def list_invoices(user: CurrentUser, db: SessionDep, status: Literal["outstanding", "paid"] | None = None,
-                        limit: int = 50, cursor: str | None = None) -> dict:
-    limit = max(1, min(limit, 200))
+                        limit: Limit = 50, cursor: Cursor = None) -> dict:
     query = select(CustomerInvoice).order_by(CustomerInvoice.id.desc()).limit(limit + 1)
     if user.role == Role.customer:
         query = query.where(CustomerInvoice.customer_id == user.customer_id)
@@ -183,29 +209,26 @@ async def list_invoices(user: CurrentUser, db: SessionDep, status: Literal["outs
         need(user, Role.accounts_receivable, Role.admin)
     if status:
         query = query.where(CustomerInvoice.status == status)
-    if (after := decode_cursor(cursor)) is not None:
-        query = query.where(CustomerInvoice.id < int(after.get("id", 0)))
+    if (after := decode_cursor(cursor, id=int)) is not None:
+        query = query.where(CustomerInvoice.id < after["id"])
     rows = list((await db.execute(query)).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [customer_invoice_out(r) for r in rows],
-            "next_cursor": encode_cursor({"id": rows[-1].id}) if more else None}
+    return page(rows, limit, customer_invoice_out, lambda r: {"id": r.id})
 
 
 @router.get("/invoices/{invoice_id}", response_model=CustomerInvoiceOut, tags=["invoices"])
-async def get_invoice(invoice_id: int, user: CurrentUser, db: SessionDep):
+async def get_invoice(invoice_id: Id, user: CurrentUser, db: SessionDep):
     return customer_invoice_out(await visible_invoice(db, user, invoice_id))
 
 
 @router.get("/invoices/{invoice_id}/pdf", tags=["invoices"], response_class=Response)
-async def invoice_pdf(invoice_id: int, user: CurrentUser, db: SessionDep) -> Response:
+async def invoice_pdf(invoice_id: Id, user: CurrentUser, db: SessionDep) -> Response:
     row = await visible_invoice(db, user, invoice_id)
     return Response(pdf.render(row), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{row.number}.pdf"'})
 
 
 @router.post("/invoices/{invoice_id}/record-payment", tags=["invoices"])
-async def record_payment(invoice_id: int, body: RecordPaymentIn, user: CurrentUser, db: SessionDep,
+async def record_payment(invoice_id: Id, body: RecordPaymentIn, user: CurrentUser, db: SessionDep,
                          temporal: TemporalDep, key: IdempotencyKey = None) -> dict:
     need(user, Role.accounts_receivable)
     row = await visible_invoice(db, user, invoice_id)
@@ -213,8 +236,6 @@ async def record_payment(invoice_id: int, body: RecordPaymentIn, user: CurrentUs
         amount = parse_money(body.amount)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
-    if body.paid_at.tzinfo is None:
-        raise HTTPException(422, "paid_at needs a time zone (ISO 8601 UTC)")
     if amount != row.total:
         raise HTTPException(422, f"the amount {money(amount)} does not match the invoice total {money(row.total)}")
     state_after = await update_request(temporal, row.request_number, "record_customer_payment", CustomerPaymentCommand(

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shared.http import Moment
+
 
 class ProviderInvoiceIn(BaseModel):
     """All four fields required (`0.00` allowed); the invoice number's rules are checked by name in rules.py."""
@@ -61,5 +63,5 @@ class CustomerInvoiceOut(BaseModel):
 
 
 class RecordPaymentIn(BaseModel):
-    amount: str
-    paid_at: datetime
+    amount: str = Field(max_length=50)
+    paid_at: Moment

@@ -5,7 +5,7 @@ import asyncio
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Header, HTTPException, Query
 from sqlalchemy import and_, exists, not_, or_, select
 
 from services.routing.models import Offer, Provider, Team, TeamMember, WorkOrder, idempotency_keys
@@ -18,7 +18,7 @@ from shared.db import utcnow
 from shared.contracts.enums import OfferKind, Role
 from shared.contracts.models import AssignCommand, CancelCommand, Command, CompleteCommand, WorkOrderCommand
 from shared.contracts.views import public_state
-from shared.http import decode_cursor, encode_cursor, update_request
+from shared.http import Cursor, Id, Limit, decode_cursor, page, update_request
 from shared.idempotency import Idempotency
 from shared.internal import internal_get
 from shared.service_app import SessionDep, StateDep, TemporalDep
@@ -47,20 +47,16 @@ async def create_provider(body: ProviderIn, user: CurrentUser, db: SessionDep, k
 
 
 @router.get("/providers", tags=["providers"])
-async def list_providers(user: CurrentUser, db: SessionDep, q: str | None = None, limit: int = 50,
-                         cursor: str | None = None) -> dict:
+async def list_providers(user: CurrentUser, db: SessionDep, q: Annotated[str | None, Query(max_length=200)] = None,
+                         limit: Limit = 50, cursor: Cursor = None) -> dict:
     need(user, *DISPATCH, *BILLING)
-    limit = max(1, min(limit, 200))
     query = select(Provider).order_by(Provider.id).limit(limit + 1)
     if q:
         query = query.where(Provider.name.ilike(f"%{q}%"))
-    if (after := decode_cursor(cursor)) is not None:
-        query = query.where(Provider.id > int(after.get("id", 0)))
+    if (after := decode_cursor(cursor, id=int)) is not None:
+        query = query.where(Provider.id > after["id"])
     rows = list((await db.execute(query)).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [ProviderOut.model_validate(p) for p in rows],
-            "next_cursor": encode_cursor({"id": rows[-1].id}) if more else None}
+    return page(rows, limit, ProviderOut.model_validate, lambda p: {"id": p.id})
 
 
 async def team_out(db, team: Team) -> TeamOut:
@@ -92,10 +88,15 @@ async def create_team(body: TeamIn, user: CurrentUser, db: SessionDep, key: Idem
 
 
 @router.get("/teams", tags=["providers"])
-async def list_teams(user: CurrentUser, db: SessionDep) -> dict:
+async def list_teams(user: CurrentUser, db: SessionDep, limit: Limit = 200, cursor: Cursor = None) -> dict:
+    """Teams are few: the default page is the largest, so one call usually answers every team."""
     need(user, *DISPATCH)
-    teams = (await db.execute(select(Team).order_by(Team.id))).scalars()
-    return {"items": [await team_out(db, t) for t in list(teams)], "next_cursor": None}
+    query = select(Team).order_by(Team.id).limit(limit + 1)
+    if (after := decode_cursor(cursor, id=int)) is not None:
+        query = query.where(Team.id > after["id"])
+    teams = list((await db.execute(query)).scalars())
+    listing = page(teams, limit, lambda t: t, lambda t: {"id": t.id})
+    return {**listing, "items": [await team_out(db, t) for t in listing["items"]]}
 
 
 # --- work-event actions ---------------------------------------------------------------------------
@@ -168,9 +169,9 @@ async def bulk(body: BulkIn, user: CurrentUser, db: SessionDep, temporal: Tempor
                 return BulkResult(number=number, ok=True, status=state["status"])
             except HTTPException as exc:
                 return BulkResult(number=number, ok=False, detail=str(exc.detail))
-            except Exception as exc:  # noqa: BLE001 - whatever goes wrong with one request is that request's result
-                log.exception("bulk %s failed for %s", body.action, number)
-                return BulkResult(number=number, ok=False, detail=f"could not {body.action} {number}: {exc}")
+            except Exception:  # noqa: BLE001 - whatever goes wrong with one request is that request's result
+                log.exception("bulk %s failed for %s", body.action, number)  # the cause stays in the log
+                return BulkResult(number=number, ok=False, detail=f"could not {body.action} {number}; try again")
 
     results = await asyncio.gather(*(one(n) for n in dict.fromkeys(body.numbers)))
     return {"results": [r.model_dump(exclude_none=True) for r in results]}
@@ -238,9 +239,8 @@ def offered_to(provider_id: int):
 @router.get("/work-orders", tags=["work-orders"])
 async def list_work_orders(user: CurrentUser, db: SessionDep,
                            view: Literal["waiting", "accepted", "completed"] = "waiting",
-                           limit: int = 50, cursor: str | None = None) -> dict:
+                           limit: Limit = 50, cursor: Cursor = None) -> dict:
     need(user, Role.provider)
-    limit = max(1, min(limit, 200))
     if view == "waiting":
         query = select(WorkOrder).where(WorkOrder.status == "offered", offered_to(user.provider_id))
     elif view == "accepted":
@@ -248,13 +248,10 @@ async def list_work_orders(user: CurrentUser, db: SessionDep,
     else:
         query = select(WorkOrder).where(WorkOrder.accepted_by == user.provider_id,
                                         WorkOrder.status.in_(["completed", "paid"]))
-    if (after := decode_cursor(cursor)) is not None:
-        query = query.where(WorkOrder.number < str(after.get("n", "")))
+    if (after := decode_cursor(cursor, n=str)) is not None:
+        query = query.where(WorkOrder.number < after["n"])
     rows = list((await db.execute(query.order_by(WorkOrder.number.desc()).limit(limit + 1))).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [WorkOrderOut.model_validate(w) for w in rows],
-            "next_cursor": encode_cursor({"n": rows[-1].number}) if more else None}
+    return page(rows, limit, WorkOrderOut.model_validate, lambda w: {"n": w.number})
 
 
 async def load_work_order(db, user: Principal, number: str) -> WorkOrder:
@@ -316,8 +313,6 @@ for _path, _update in PROVIDER_UPDATES.items():
 @router.post("/work-orders/{wo}/schedule", tags=["work-orders"])
 async def schedule(wo: str, body: ScheduleIn, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
                    key: IdempotencyKey = None) -> dict:
-    if body.scheduled_for.tzinfo is None:
-        raise HTTPException(422, "scheduled_for needs a time zone (ISO 8601, e.g. 2026-05-01T09:00:00Z)")
     command = WorkOrderCommand(actor=user.actor(), work_order_number=wo, notes=body.notes,
                                scheduled_for=body.scheduled_for)
     return await provider_action(db, temporal, user, wo, "schedule", command, key)
@@ -342,7 +337,7 @@ async def complete(wo: str, body: CompleteIn, user: CurrentUser, db: SessionDep,
 
 # --- internal -----------------------------------------------------------------------------------
 @internal.get("/providers/{provider_id}", response_model=ProviderOut)
-async def internal_provider(provider_id: int, db: SessionDep):
+async def internal_provider(provider_id: Id, db: SessionDep):
     provider = await db.get(Provider, provider_id)
     if provider is None:
         raise HTTPException(404, "provider not found")

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from shared.http import Id, Moment
+
+# A request's number (SR-000123) or a work order's (600010001), as a caller may send them.
+RequestNumber = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 class ProviderIn(BaseModel):
@@ -21,7 +26,7 @@ class ProviderOut(BaseModel):
 
 class TeamIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    provider_ids: list[int] = Field(min_length=1, max_length=500)
+    provider_ids: list[Id] = Field(min_length=1, max_length=500)
 
 
 class TeamOut(BaseModel):
@@ -32,12 +37,12 @@ class TeamOut(BaseModel):
 
 
 class AssignIn(BaseModel):
-    provider_id: int
+    provider_id: Id
     notes: str | None = Field(default=None, max_length=10000)
 
 
 class AssignTeamIn(BaseModel):
-    team_id: int
+    team_id: Id
     notes: str | None = Field(default=None, max_length=10000)
 
 
@@ -55,9 +60,9 @@ BulkAction = Literal["publish", "assign", "assign-team", "send-to-marketplace", 
 
 class BulkIn(BaseModel):
     action: BulkAction
-    numbers: list[str] = Field(min_length=1, max_length=1000)
-    provider_id: int | None = None
-    team_id: int | None = None
+    numbers: list[RequestNumber] = Field(min_length=1, max_length=1000)
+    provider_id: Id | None = None
+    team_id: Id | None = None
     reason: str | None = Field(default=None, max_length=1000)
 
 
@@ -69,13 +74,14 @@ class BulkResult(BaseModel):
 
 
 class ScheduleIn(BaseModel):
-    scheduled_for: datetime
+    scheduled_for: Moment
     notes: str | None = Field(default=None, max_length=10000)
 
 
 class CompleteIn(BaseModel):
     notes: str = Field(min_length=1, max_length=20000)
-    invoice_attachment_id: str = Field(min_length=1, max_length=36)
+    # A UUID: it becomes part of a path on intake's internal API.
+    invoice_attachment_id: str = Field(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9-]+$")
 
 
 class WorkOrderOut(BaseModel):
