@@ -1,5 +1,6 @@
-"""The baseline of bench/lifecycle.py: a workflow of the same shape as a service request's lifecycle
-(one Update per transition, each followed by one no-op activity) with no services behind it."""
+"""The bare baseline of bench/lifecycle.py: one Update per transition of a service request's lifecycle, each
+running one no-op activity, which the benchmark's own worker runs eagerly; no services behind it. Its fuller
+counterpart, with the lifecycle's own count of activities on other queues and processes, is bench/shape_workflow.py."""
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,17 +1,24 @@
-"""Lifecycle throughput of the whole system against the bare Temporal baseline.
+"""Lifecycle throughput of the whole system against two Temporal-only baselines, and the CPU each process spends.
 
-    .venv/bin/python bench/lifecycle.py --lifecycles 20 --concurrency 4
+    .venv/bin/python bench/lifecycle.py --lifecycles 20 --concurrency 4                   # against `make run`
+    .venv/bin/python bench/lifecycle.py --lifecycles 20 --concurrency 4 --port-offset 22000   # a stack of its own
+    .venv/bin/python bench/lifecycle.py --lifecycles 20 --concurrency 4 --postgres        # ... services on PostgreSQL
 
-Runs against the stack `make run` started (API on :8000, Temporal on :7233, data in .fieldops): makes its own
-users with the CLI and the API, drives N complete lifecycles through the gateway, C at a time, and prints
-lifecycles per second with the p50 and p99 latency of one lifecycle action. In the same run it drives N bare
-workflows of the same shape on the same Temporal server, and ends with `ratio=<system/bare throughput>`.
+Drives N complete lifecycles through the gateway, C at a time (each lane its own customer and provider), and
+prints lifecycles per second with the p50 and p99 latency of one lifecycle action; then the CPU seconds each stack
+process spent over those lifecycles (utime+stime from /proc, read before and after), in all and per action.
+In the same run, on the same Temporal server, C at a time:
+- bare: N workflows of one update per transition, each running one no-op activity, eagerly, in this process
+  (bench/bare_workflow.py);
+- shape-matched: N workflows with the lifecycle's own updates, signal and activities, each activity on its own
+  task queue in a worker process of its own, eager activities off (bench/shape_workflow.py). The shape of one of
+  the system's own workflows (counted from its history) is printed beside it: they should match.
+Ends with `ratio_bare=<system/bare>` and `ratio_shape=<system/shape-matched>` (lifecycles per second).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import time
@@ -21,17 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
+from bench import shape_workflow  # noqa: E402
 from bench.bare_workflow import STEPS, TASK_QUEUE, BareLifecycleWorkflow, noop  # noqa: E402
-from shared.settings import Settings  # noqa: E402
-from shared.temporal import connect  # noqa: E402
-from tests.support.api import Api, create_admin, lifecycle, make_cast  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+from bench.support import Target, add_stack_arguments, cpu_seconds, percentile, print_cpu, stack  # noqa: E402
+from shared.contracts.names import request_workflow_id  # noqa: E402
+from tests.support.api import Api, lifecycle, make_cast  # noqa: E402
 
 
 async def run_pool(count: int, concurrency: int, job) -> float:
@@ -46,65 +50,101 @@ async def run_pool(count: int, concurrency: int, job) -> float:
     return time.perf_counter() - started
 
 
-async def system(args, settings: Settings) -> tuple[float, list[float]]:
-    email, password = "bench-admin@example.com", "bench-admin-password"
-    create_admin({**os.environ, "FIELDOPS_DATA_DIR": str(settings.data_dir)}, email, password)
-    api = Api(args.api or settings.api_url)
+async def system(args, target: Target, client: Client) -> tuple[float, shape_workflow.Counts]:
+    api = Api(target.api_url)
     try:
-        admin = await api.sign_in(email, password)
+        admin = await target.admin(api)
         # One cast per concurrent lane: lanes never share a customer, as real tenants would not.
-        casts = [await make_cast(api, admin) for _ in range(args.concurrency)]
         lanes = asyncio.Queue()
-        for cast in casts:
-            lanes.put_nowait(cast)
+        for _ in range(args.concurrency):
+            lanes.put_nowait(await make_cast(api, admin))
         timings: list[float] = []
+        numbers: list[str] = []
 
         async def job(i: int) -> None:
             cast = await lanes.get()
             try:
                 final = await lifecycle(api, cast, invoice_number=f"B{uuid.uuid4().hex[:8].upper()}", timings=timings)
                 assert final["status"] == "paid" and final["billing_status"] == "paid", final
+                numbers.append(final["number"])
             finally:
                 lanes.put_nowait(cast)
 
+        cpu_before = cpu_seconds(target.pids)
         elapsed = await run_pool(args.lifecycles, args.concurrency, job)
-        return elapsed, timings
+        cpu_after = cpu_seconds(target.pids)
     finally:
         await api.close()
+    rate = args.lifecycles / elapsed
+    print(f"system: {args.lifecycles} lifecycles in {elapsed:.2f}s, concurrency {args.concurrency} "
+          f"({target.description})")
+    print(f"system: lifecycles_per_second={rate:.3f}")
+    print(f"system: action latency p50={percentile(timings, 0.50) * 1000:.1f}ms "
+          f"p99={percentile(timings, 0.99) * 1000:.1f}ms mean={statistics.mean(timings) * 1000:.1f}ms "
+          f"({len(timings)} actions)")
+    print_cpu("system", cpu_before, cpu_after, len(timings))
+    spent = sum(cpu_after[name] - cpu_before[name] for name in cpu_after if name in cpu_before)
+    print(f"system: CPU per lifecycle, all processes: {spent / args.lifecycles * 1000:.0f}ms")
+    history = await client.get_workflow_handle(request_workflow_id(numbers[0])).fetch_history()
+    counts = shape_workflow.count(history)
+    print(f"system workflow, one lifecycle: {counts}")
+    return rate, counts
 
 
-async def bare(args, settings: Settings) -> float:
-    client = await connect(settings)
+async def bare(args, client: Client) -> float:
+    async def job(i: int) -> None:
+        handle = await client.start_workflow(BareLifecycleWorkflow.run, id=f"bench-bare-{uuid.uuid4()}",
+                                             task_queue=TASK_QUEUE)
+        for step in STEPS:
+            await handle.execute_update(BareLifecycleWorkflow.step, step)
+        await handle.result()
+
     async with Worker(client, task_queue=TASK_QUEUE, workflows=[BareLifecycleWorkflow], activities=[noop]):
-        async def job(i: int) -> None:
-            handle = await client.start_workflow(BareLifecycleWorkflow.run, id=f"bench-bare-{uuid.uuid4()}",
-                                                 task_queue=TASK_QUEUE)
-            for step in STEPS:
-                await handle.execute_update(BareLifecycleWorkflow.step, step)
-            await handle.result()
+        await job(-1)  # warm-up, not timed
+        elapsed = await run_pool(args.lifecycles, args.concurrency, job)
+    rate = args.lifecycles / elapsed
+    print(f"bare temporal: {args.lifecycles} workflows of {len(STEPS)} updates in {elapsed:.2f}s")
+    print(f"bare temporal: lifecycles_per_second={rate:.3f}")
+    return rate
 
-        return await run_pool(args.lifecycles, args.concurrency, job)
+
+async def shape(args, client: Client, target: Target) -> tuple[float, shape_workflow.Counts]:
+    with shape_workflow.workers(target.settings.temporal_target) as pids:
+        await shape_workflow.lifecycle(client, f"bench-shape-{uuid.uuid4()}")  # warm-up (workers up), not timed
+        if "temporal" in target.pids:
+            pids["temporal"] = target.pids["temporal"]
+        ids: list[str] = []
+
+        async def job(i: int) -> None:
+            ids.append(f"bench-shape-{uuid.uuid4()}")
+            await shape_workflow.lifecycle(client, ids[-1])
+
+        cpu_before = cpu_seconds(pids)
+        elapsed = await run_pool(args.lifecycles, args.concurrency, job)
+        cpu_after = cpu_seconds(pids)
+    rate = args.lifecycles / elapsed
+    counts = shape_workflow.count(await client.get_workflow_handle(ids[0]).fetch_history())
+    print(f"shape-matched: {args.lifecycles} workflows in {elapsed:.2f}s, one lifecycle: {counts}")
+    print(f"shape-matched: lifecycles_per_second={rate:.3f}")
+    print_cpu("shape-matched", cpu_before, cpu_after, args.lifecycles, "lifecycle")  # it has no API actions
+    return rate, counts
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lifecycles", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--api", help="API base URL (default: the local stack's gateway)")
+    add_stack_arguments(parser)
     args = parser.parse_args()
-    settings = Settings()
-    elapsed, timings = await system(args, settings)
-    system_rate = args.lifecycles / elapsed
-    print(f"system: {args.lifecycles} lifecycles in {elapsed:.2f}s, concurrency {args.concurrency}")
-    print(f"system: lifecycles_per_second={system_rate:.3f}")
-    print(f"system: action latency p50={percentile(timings, 0.50) * 1000:.1f}ms "
-          f"p99={percentile(timings, 0.99) * 1000:.1f}ms mean={statistics.mean(timings) * 1000:.1f}ms "
-          f"({len(timings)} actions)")
-    bare_elapsed = await bare(args, settings)
-    bare_rate = args.lifecycles / bare_elapsed
-    print(f"bare temporal: {args.lifecycles} workflows of {len(STEPS)} updates in {bare_elapsed:.2f}s")
-    print(f"bare temporal: lifecycles_per_second={bare_rate:.3f}")
-    print(f"ratio={system_rate / bare_rate:.3f}")
+    with stack(args, "lifecycle") as target:
+        client = await Client.connect(target.settings.temporal_target, namespace=target.settings.temporal_namespace)
+        system_rate, system_counts = await system(args, target, client)
+        bare_rate = await bare(args, client)
+        shape_rate, shape_counts = await shape(args, client, target)
+    if not shape_counts.same_shape(system_counts):
+        print("WARNING: the shape-matched workflow no longer matches the system's: update SHAPE in "
+              "bench/shape_workflow.py")
+    print(f"ratio_bare={system_rate / bare_rate:.3f} ratio_shape={system_rate / shape_rate:.3f}")
 
 
 if __name__ == "__main__":
