@@ -76,28 +76,31 @@ async def all_providers(portal: Portal) -> list[dict] | None:
 
 # --- what the page shows ----------------------------------------------------------------------------
 async def load(portal: Portal, number: str, parts: tuple[str, ...]) -> dict:
-    """The API's answers the given parts need, fetched side by side once the request itself is known."""
+    """The API's answers the given parts need, fetched side by side: first the request with every call that does
+    not depend on it, then the few that need its asset, customer, status or work order."""
     await portal.token()  # renew the session's token once, before the calls below run side by side
-    req = await portal.get(f"/requests/{number}")
+    first: dict[str, Any] = {}
+    if "timeline" in parts or "status" in parts:  # the ribbon and the offer are read from the timeline too
+        first["timeline"] = portal.get(f"/requests/{number}/timeline")
+    if "recommendations" in parts:
+        first["recommendations"] = portal.get(f"/requests/{number}/recommendations")
+    if "attachments" in parts:
+        first["attachments"] = portal.get(f"/requests/{number}/attachments")
+    if "status" in parts and portal.is_staff:
+        first["providers"] = all_providers(portal)
+    req, *answered = await asyncio.gather(portal.get(f"/requests/{number}"), *first.values())
     role, status = portal.role, req["status"]
-    calls: dict[str, Any] = {}
+    then: dict[str, Any] = {}
     if "status" in parts:
         if portal.is_customer or role in DISPATCH:
-            calls["asset"] = optional(portal.get(f"/assets/{req['asset_id']}"))
+            then["asset"] = optional(portal.get(f"/assets/{req['asset_id']}"))
         if portal.is_staff:
-            calls["customer"] = optional(portal.get(f"/customers/{req['customer_id']}"))
-            calls["providers"] = all_providers(portal)
+            then["customer"] = optional(portal.get(f"/customers/{req['customer_id']}"))
             if role in DISPATCH and status in view.ASSIGNABLE:
-                calls["teams"] = optional(portal.get("/teams"))
+                then["teams"] = optional(portal.get("/teams"))
         if not portal.is_customer and req.get("work_order_number") and status in DONE:
-            calls["invoice"] = optional(portal.get(f"/provider-invoices/{req['work_order_number']}"))
-    if "timeline" in parts or "status" in parts:  # the ribbon and the offer are read from the timeline too
-        calls["timeline"] = portal.get(f"/requests/{number}/timeline")
-    if "recommendations" in parts:
-        calls["recommendations"] = portal.get(f"/requests/{number}/recommendations")
-    if "attachments" in parts:
-        calls["attachments"] = portal.get(f"/requests/{number}/attachments")
-    answers = dict(zip(calls, await asyncio.gather(*calls.values())))
+            then["invoice"] = optional(portal.get(f"/provider-invoices/{req['work_order_number']}"))
+    answers = {**dict(zip(first, answered)), **dict(zip(then, await asyncio.gather(*then.values())))}
     return {"req": req, **answers}
 
 
