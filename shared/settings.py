@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     temporal_ui_url: str | None = None
 
     s3_endpoint: str | None = None
+    # The S3 address a browser reaches, when it is not the one the services use (containers: the services talk to
+    # http://minio:9000, a browser on the host to http://localhost:9000). Only presigned URLs carry it.
+    s3_public_endpoint: str | None = None
     s3_access_key: str = "fieldops"
     s3_secret_key: str = "fieldops-dev-s3-secret"
     s3_bucket: str = "fieldops-attachments"
@@ -132,6 +135,10 @@ class Settings(BaseSettings):
     @property
     def s3_url(self) -> str:
         return self.s3_endpoint or f"http://{self.host}:{self.port(8333)}"
+
+    @property
+    def s3_public_url(self) -> str:
+        return self.s3_public_endpoint or self.s3_url
 
     @property
     def smtp_port_effective(self) -> int:

@@ -84,8 +84,15 @@ class Storage:
         self.bucket = settings.s3_bucket
         # Browsers upload straight to the bucket from the portal's pages: those origins may PUT cross-origin.
         self.browser_origins = sorted({settings.portal_url.rstrip("/"), settings.gateway_url.rstrip("/")})
-        self.s3 = boto3.client(
-            "s3", endpoint_url=settings.s3_url, aws_access_key_id=settings.s3_access_key,
+        self.s3 = self._client(settings, settings.s3_url)
+        # Presigned URLs carry the address a browser reaches (FIELDOPS_S3_PUBLIC_ENDPOINT); signing needs no network.
+        self.presigner = (self.s3 if settings.s3_public_url == settings.s3_url
+                          else self._client(settings, settings.s3_public_url))
+
+    @staticmethod
+    def _client(settings: Settings, endpoint: str):
+        return boto3.client(
+            "s3", endpoint_url=endpoint, aws_access_key_id=settings.s3_access_key,
             aws_secret_access_key=settings.s3_secret_key, region_name=settings.s3_region,
             config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
         )
@@ -97,14 +104,20 @@ class Storage:
             self.s3.create_bucket(Bucket=self.bucket)
         # Set at every start, so a changed portal address reaches an existing bucket. ETag is exposed because a
         # browser's multipart upload reads each part's ETag to complete it.
-        self.s3.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [{
-            "AllowedOrigins": self.browser_origins, "AllowedMethods": ["PUT", "GET", "HEAD"],
-            "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 3600}]})
+        try:
+            self.s3.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [{
+                "AllowedOrigins": self.browser_origins, "AllowedMethods": ["PUT", "GET", "HEAD"],
+                "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 3600}]})
+        except ClientError as exc:
+            # MinIO's community server has no per-bucket CORS: it takes its origins from MINIO_API_CORS_ALLOW_ORIGIN
+            # (docker-compose.yml sets it to the portal's address) and always exposes ETag.
+            if exc.response.get("Error", {}).get("Code") != "NotImplemented":
+                raise
 
     async def presign_upload(self, key: str, content_type: str, size: int) -> tuple[dict, str | None]:
         if size <= SINGLE_PUT_MAX:
             url = await asyncio.to_thread(
-                self.s3.generate_presigned_url, "put_object",
+                self.presigner.generate_presigned_url, "put_object",
                 Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
                 ExpiresIn=URL_TTL)
             return {"method": "PUT", "url": url, "headers": {"Content-Type": content_type}}, None
@@ -114,7 +127,7 @@ class Storage:
         parts = []
         for number in range(1, math.ceil(size / PART_SIZE) + 1):
             url = await asyncio.to_thread(
-                self.s3.generate_presigned_url, "upload_part",
+                self.presigner.generate_presigned_url, "upload_part",
                 Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number},
                 ExpiresIn=URL_TTL)
             parts.append({"part_number": number, "url": url})
@@ -147,7 +160,7 @@ class Storage:
 
     async def download_url(self, key: str, filename: str) -> str:
         return await asyncio.to_thread(
-            self.s3.generate_presigned_url, "get_object",
+            self.presigner.generate_presigned_url, "get_object",
             Params={"Bucket": self.bucket, "Key": key,
                     "ResponseContentDisposition": content_disposition(filename)},
             ExpiresIn=300)
