@@ -31,6 +31,7 @@ import httpx  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select  # noqa: E402
 
 from services.intake.models import Asset, Customer, ServiceRequest  # noqa: E402
+from bench.support import open_requests, percentile  # noqa: E402
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, running_stack  # noqa: E402
 from tests.support.api import Api, lifecycle, make_cast  # noqa: E402
 
@@ -39,11 +40,6 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 STATUSES = ["draft", "published", "waiting_acceptance", "accepted", "scheduled", "in_progress", "completed",
             "paid", "paid", "paid", "cancelled"]
 WORDS = ["Chiller", "Pump", "Boiler", "Compressor", "Valve", "Fan", "Heater", "Printer", "Forklift", "Freezer"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def load_read_copy(intake_db: Path, customer_id: int, requests: int, customers: int) -> None:
@@ -94,16 +90,7 @@ async def time_page(client: httpx.AsyncClient, path: str, rounds: int) -> list[f
 
 async def bulk_publish(base: str, client: httpx.AsyncClient, dispatcher, cast, count: int) -> None:
     """`count` real draft requests, published in one bulk action from the work-events page's form."""
-    semaphore = asyncio.Semaphore(8)
-
-    async def create(i: int) -> str:
-        async with semaphore:
-            made = await cast.customer.post("/requests", {
-                "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "service_call",
-                "priority": "normal", "summary": f"Bulk bench {i}"}, expect=201)
-            return made["number"]
-
-    numbers = await asyncio.gather(*(create(i) for i in range(count)))
+    numbers = await open_requests(cast, count, concurrency=8)
     page = await client.get("/work-events", params={"status": "draft", "customer_id": cast.customer_id})
     token = CSRF.search(page.text).group(1)
     started = time.perf_counter()
