@@ -22,8 +22,10 @@ ADMIN_PASSWORD = "admin-password-for-tests"
 PORT_OFFSET = int(os.environ.get("FIELDOPS_TEST_PORT_OFFSET", "10000"))
 
 # Short clocks would make the shared stack's requests expire mid-test: the e2e stacks keep production clocks;
-# workflow tests use the time-skipping server instead.
-BASE_ENV = {"FIELDOPS_ENV": "test", "FIELDOPS_PAYMENT_RUN_EVERY": "P1D"}
+# workflow tests use the time-skipping server instead. Schedule intervals are aligned to the epoch, so a daily
+# payment run fires at midnight UTC and would pay a test's invoice before the test starts its own run; every
+# 3,650 days it next fires in December 2029.
+BASE_ENV = {"FIELDOPS_ENV": "test", "FIELDOPS_PAYMENT_RUN_EVERY": "P3650D"}
 
 
 class RunningStack:
