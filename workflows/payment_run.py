@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.contracts.models import CollectApproved, CollectedPayments, PaymentMade, PaymentRunInput, PaymentRunResult
 
 
-@workflow.defn(name="PaymentRunWorkflow")
+@workflow.defn(name=names.PAYMENT_RUN_WORKFLOW)
 class PaymentRunWorkflow:
     @workflow.run
     async def run(self, inp: PaymentRunInput) -> PaymentRunResult:
@@ -34,7 +34,7 @@ class PaymentRunWorkflow:
         for payment in collected.items:
             handle = workflow.get_external_workflow_handle(names.request_workflow_id(payment.request_number))
             await handle.signal(
-                "payment_made",
+                names.PAYMENT_MADE,
                 PaymentMade(work_order_number=payment.work_order_number, reference=payment.reference,
                             amount=payment.amount, paid_at=payment.paid_at),
             )

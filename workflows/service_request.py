@@ -2,14 +2,16 @@
 
 Every transition is an Update whose validator rejects a wrong state before anything reaches history; the
 handler checks again (two updates in one activation are both validated before either runs), changes the
-state synchronously, then records the change through activities, in order, under one lock.
+state synchronously, then records the change through activities, in order, under one lock. What each action is
+allowed from, moves to and tells whom is the table in workflows/lifecycle.py; `_advance` is its check-move-commit.
+An action answers once the read copy is written; its emails and feed entries follow, in order, from one queue.
 Timers (acceptance window, SLA due time, recommendation reminders) are workflow timers in `run`.
 """
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -17,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from shared.contracts import names
-    from shared.contracts.enums import DONE, WORKING, BillingStatus, Kind, OfferKind, Role, Status
+    from shared.contracts.enums import DONE, BillingStatus, Kind, OfferKind, Role, Status
     from shared.contracts.messages import describe
     from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, PROVIDER_KEY, SLA_KEY, STATUS_KEY
     from shared.contracts.models import (
@@ -51,18 +53,19 @@ with workflow.unsafe.imports_passed_through():
         WorkOrderIssued,
         WorkOrderStatus,
     )
+    from workflows import lifecycle
+    from workflows.lifecycle import BEFORE_ACCEPT, OFFER_EXPIRED
 
 # Activities retry until they succeed: a service that is down delays a request, never loses a step.
 RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
                     maximum_interval=timedelta(seconds=10))
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
-BEFORE_ACCEPT = (Status.draft, Status.published, Status.waiting_acceptance)
-ASSIGNABLE = (Status.published, Status.waiting_acceptance, Status.accepted, Status.scheduled)
 # Patches (see README, "Changing the workflow"): runs started before each change replay the old way.
 CREATION_FIRST = "creation-event-first"
 REPEAT_IS_NOOP = "repeated-offer-or-slot-is-noop"
 VOID_OVERTAKEN_OFFER = "void-overtaken-offer"
+DELIVER_AFTER_ANSWER = "deliver-after-answer"
 
 
 def conflict(state: RequestState, action: str, why: str = "") -> ApplicationError:
@@ -83,7 +86,7 @@ def invalid(message: str) -> ApplicationError:
     return ApplicationError(message, type="Invalid", non_retryable=True)
 
 
-@workflow.defn(name="ServiceRequestWorkflow")
+@workflow.defn(name=names.SERVICE_REQUEST_WORKFLOW)
 class ServiceRequestWorkflow:
     @workflow.init
     def __init__(self, start: StartRequest) -> None:
@@ -103,10 +106,18 @@ class ServiceRequestWorkflow:
         self._creation_first = workflow.patched(CREATION_FIRST)
         self._created = self._event("status_change", start.actor, None) if self._creation_first else None
         self._creation_recording = not self._creation_first
+        # Emails and feed entries wait here, in the order their events happened, for `_deliver_in_order`; the
+        # action that caused them has answered by then. Runs started before this change deliver inside the action.
+        self._deliver_later = workflow.patched(DELIVER_AFTER_ANSWER)
+        self._deliveries: list[Deliver] = []
+        self._delivering: asyncio.Task | None = None  # kept: a task nobody refers to may be collected
 
     # --- the main loop: timers --------------------------------------------------------------
     @workflow.run
     async def run(self, start: StartRequest) -> RequestState:
+        if self._deliver_later:
+            # Started before anything is recorded: every delivery is queued after this (see `_commit`).
+            self._delivering = asyncio.create_task(self._deliver_in_order())
         self._search_attributes()
         if self._created is not None:
             self._search_attributes()  # as every commit does: recorded histories carry both upserts
@@ -126,7 +137,8 @@ class ServiceRequestWorkflow:
             except asyncio.TimeoutError:
                 pass
             await self._fire_timers()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # Every action answered and every email and feed entry out before the request's workflow ends.
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._deliveries)
         return self.s
 
     def _ended(self) -> bool:
@@ -162,10 +174,9 @@ class ServiceRequestWorkflow:
             # Nobody accepted in time: withdraw the offer and hand it back to the dispatcher.
             work_order = s.work_order_number
             self._clear_offer()
-            previous = self._move(Status.published)
-            await self._work_order(work_order, "withdrawn")
-            await self._commit("status_change", SYSTEM, ["customer", "dispatchers"], previous,
-                               {"reason": "acceptance window expired", "work_order_number": work_order}, status=Status.published)
+            await self._advance(OFFER_EXPIRED, SYSTEM, None,
+                                {"reason": "acceptance window expired", "work_order_number": work_order},
+                                effect=lambda: self._work_order(work_order, "withdrawn"))
         if self._sla_running() and s.due_at and now >= s.due_at:
             s.sla_breached = True
             await self._commit("sla_breached", SYSTEM, ["dispatchers"], None, {"due_at": s.due_at.isoformat()})
@@ -176,23 +187,21 @@ class ServiceRequestWorkflow:
                                    {"recommendation_id": rec.id, "summary": rec.summary})
 
     # --- queries ------------------------------------------------------------------------------
-    @workflow.query
+    @workflow.query(name=names.STATE_QUERY)
     def state(self) -> RequestState:
         return self.s
 
     # --- dispatcher ----------------------------------------------------------------------------
-    @workflow.update
+    @workflow.update(name=names.PUBLISH)
     async def publish(self, cmd: Command) -> RequestState:
         self._check_publish(cmd)
-        previous = self._move(Status.published)
-        await self._commit("status_change", cmd.actor, ["customer"], previous, notes=cmd.notes, status=Status.published)
-        return self.s
+        return await self._advance(names.PUBLISH, cmd.actor, cmd.notes)
 
     @publish.validator
     def _check_publish(self, cmd: Command) -> None:
-        self._require("publish", Status.draft)
+        self._allow(names.PUBLISH)
 
-    @workflow.update
+    @workflow.update(name=names.ASSIGN)
     async def assign(self, cmd: AssignCommand) -> RequestState:
         self._check_assign(cmd)
         s = self.s
@@ -210,7 +219,8 @@ class ServiceRequestWorkflow:
         s.scheduled_for = None
         s.work_order_number = None
         s.accept_by = workflow.now() + self.start.clocks.accept_within[s.priority.value]
-        previous = self._move(Status.waiting_acceptance)
+        step = lifecycle.step(names.ASSIGN)
+        previous = self._move(step.target)
         await self._work_order(old_work_order, "voided")
         issued = await self._activity(
             names.ISSUE_WORK_ORDER, names.ROUTING_QUEUE, WorkOrderIssued,
@@ -227,7 +237,7 @@ class ServiceRequestWorkflow:
             await self._commit("offer_voided", cmd.actor, [], None, detail, cmd.notes)
             return self.s
         s.work_order_number = issued.number
-        await self._commit("status_change", cmd.actor, ["customer", "offer"], previous, detail, cmd.notes, status=Status.waiting_acceptance)
+        await self._commit(step.kind, cmd.actor, step.audiences, previous, detail, cmd.notes, status=step.target)
         return self.s
 
     def _same_offer(self, cmd: AssignCommand) -> bool:
@@ -242,40 +252,35 @@ class ServiceRequestWorkflow:
 
     @assign.validator
     def _check_assign(self, cmd: AssignCommand) -> None:
-        self._require("assign", *ASSIGNABLE)
+        self._allow(names.ASSIGN)
         if cmd.offer_kind == OfferKind.provider and cmd.provider_id is None:
             raise invalid("provider_id is required")
         if cmd.offer_kind == OfferKind.team and not cmd.provider_ids:
             raise invalid("the team has no providers")
 
-    @workflow.update
+    @workflow.update(name=names.APPROVE_PAYMENT)
     async def approve_payment(self, cmd: Command) -> RequestState:
         self._check_approve_payment(cmd)
-        previous = self._move(Status.payment_approved)
-        await self._activity(names.MARK_INVOICE, names.INVOICING_QUEUE, None,
-                             MarkProviderInvoice(work_order_number=self.s.work_order_number, status="approved"))
-        await self._commit("status_change", cmd.actor, ["customer", "provider"], previous, notes=cmd.notes, status=Status.payment_approved)
-        return self.s
+        return await self._advance(names.APPROVE_PAYMENT, cmd.actor, cmd.notes, effect=lambda: self._activity(
+            names.MARK_INVOICE, names.INVOICING_QUEUE, None,
+            MarkProviderInvoice(work_order_number=self.s.work_order_number, status="approved")))
 
     @approve_payment.validator
     def _check_approve_payment(self, cmd: Command) -> None:
-        self._require("approve payment for", Status.invoice_submitted)
+        self._allow(names.APPROVE_PAYMENT)
 
-    @workflow.update
+    @workflow.update(name=names.CANCEL)
     async def cancel(self, cmd: CancelCommand) -> RequestState:
         self._check_cancel(cmd)
         s = self.s
         work_order = s.work_order_number
-        had_provider = s.provider_id is not None
+        told: Audience = "provider" if s.provider_id is not None else "offer"
         s.cancel_reason = cmd.reason
         s.accept_by = None
-        previous = self._move(Status.cancelled)
-        await self._work_order(work_order, "voided")
-        audiences: list[Audience] = ["customer", "dispatchers"]
-        audiences.append("provider" if had_provider else "offer")
-        await self._commit("status_change", cmd.actor, audiences, previous,
-                           {"reason": cmd.reason, "work_order_number": work_order, "deleted": cmd.delete}, status=Status.cancelled)
-        return self.s
+        return await self._advance(names.CANCEL, cmd.actor, None,
+                                   {"reason": cmd.reason, "work_order_number": work_order, "deleted": cmd.delete},
+                                   effect=lambda: self._work_order(work_order, "voided"),
+                                   audiences=(*lifecycle.step(names.CANCEL).audiences, told))
 
     @cancel.validator
     def _check_cancel(self, cmd: CancelCommand) -> None:
@@ -284,54 +289,55 @@ class ServiceRequestWorkflow:
         elif cmd.actor.role == Role.customer:
             self._require("cancel", *BEFORE_ACCEPT, why="a customer may cancel only before a provider accepts")
         else:
-            self._require("cancel", *BEFORE_ACCEPT, *WORKING)
+            self._allow(names.CANCEL)
 
     # --- accounts receivable: the customer side of billing --------------------------------------
-    @workflow.update
+    @workflow.update(name=names.MARK_INVOICED)
     async def mark_invoiced(self, cmd: Command) -> RequestState:
         self._check_mark_invoiced(cmd)
         s = self.s
         s.billing_status = BillingStatus.invoiced
-        issued = await self._activity(
-            names.ISSUE_CUSTOMER_INVOICE, names.INVOICING_QUEUE, CustomerInvoiceIssued,
-            IssueCustomerInvoice(request_number=s.number, customer_id=s.customer_id,
-                                 work_order_number=s.work_order_number, issued_at=workflow.now()),
-        )
-        s.customer_invoice_id = issued.id
-        await self._commit("invoice", cmd.actor, ["customer"], None,
-                           {"billing_status": "invoiced", "invoice_id": issued.id,
-                            "invoice_number": issued.number, "total": issued.total})
-        return self.s
+
+        async def issue() -> dict:
+            issued = await self._activity(
+                names.ISSUE_CUSTOMER_INVOICE, names.INVOICING_QUEUE, CustomerInvoiceIssued,
+                IssueCustomerInvoice(request_number=s.number, customer_id=s.customer_id,
+                                     work_order_number=s.work_order_number, issued_at=workflow.now()),
+            )
+            s.customer_invoice_id = issued.id
+            return {"invoice_id": issued.id, "invoice_number": issued.number, "total": issued.total}
+
+        return await self._advance(names.MARK_INVOICED, cmd.actor, None, {"billing_status": "invoiced"},
+                                   effect=issue)
 
     @mark_invoiced.validator
     def _check_mark_invoiced(self, cmd: Command) -> None:
-        self._require_billing("mark invoiced")
+        self._require_billing(names.MARK_INVOICED)
         if self.s.status == Status.completed:
             # The customer's invoice is made from the provider's, so that one must be in first.
             raise conflict(self.s, "mark invoiced", "the provider's invoice is not submitted yet")
 
-    @workflow.update
+    @workflow.update(name=names.MARK_INVOICE_NOT_REQUIRED)
     async def mark_invoice_not_required(self, cmd: Command) -> RequestState:
         self._check_mark_invoice_not_required(cmd)
         self.s.billing_status = BillingStatus.not_required
-        await self._commit("invoice", cmd.actor, ["customer"], None, {"billing_status": "not_required"},
-                           cmd.notes)
-        return self.s
+        return await self._advance(names.MARK_INVOICE_NOT_REQUIRED, cmd.actor, cmd.notes,
+                                   {"billing_status": "not_required"})
 
     @mark_invoice_not_required.validator
     def _check_mark_invoice_not_required(self, cmd: Command) -> None:
-        self._require_billing("mark invoice not required for")
+        self._require_billing(names.MARK_INVOICE_NOT_REQUIRED)
 
-    @workflow.update
+    @workflow.update(name=names.RECORD_CUSTOMER_PAYMENT)
     async def record_customer_payment(self, cmd: CustomerPaymentCommand) -> RequestState:
         self._check_record_customer_payment(cmd)
         self.s.billing_status = BillingStatus.paid
-        await self._activity(names.SETTLE_CUSTOMER_INVOICE, names.INVOICING_QUEUE, None,
-                             SettleCustomerInvoice(invoice_id=cmd.invoice_id, amount=cmd.amount,
-                                                   paid_at=cmd.paid_at))
-        await self._commit("payment", cmd.actor, ["customer"], None,
-                           {"billing_status": "paid", "invoice_id": cmd.invoice_id, "amount": cmd.amount})
-        return self.s
+        return await self._advance(
+            names.RECORD_CUSTOMER_PAYMENT, cmd.actor, None,
+            {"billing_status": "paid", "invoice_id": cmd.invoice_id, "amount": cmd.amount},
+            effect=lambda: self._activity(names.SETTLE_CUSTOMER_INVOICE, names.INVOICING_QUEUE, None,
+                                          SettleCustomerInvoice(invoice_id=cmd.invoice_id, amount=cmd.amount,
+                                                                paid_at=cmd.paid_at)))
 
     @record_customer_payment.validator
     def _check_record_customer_payment(self, cmd: CustomerPaymentCommand) -> None:
@@ -344,23 +350,20 @@ class ServiceRequestWorkflow:
             raise not_found("invoice")
 
     # --- provider ------------------------------------------------------------------------------
-    @workflow.update
+    @workflow.update(name=names.ACCEPT)
     async def accept(self, cmd: WorkOrderCommand) -> RequestState:
         self._check_accept(cmd)
         s = self.s
         s.provider_id = cmd.actor.provider_id
         s.accept_by = None
-        previous = self._move(Status.accepted)
-        await self._work_order(s.work_order_number, "accepted", s.provider_id)
-        await self._commit("status_change", cmd.actor, ["customer", "dispatchers"], previous,
-                           {"work_order_number": s.work_order_number}, cmd.notes, status=Status.accepted)
-        return self.s
+        return await self._advance(names.ACCEPT, cmd.actor, cmd.notes, {"work_order_number": s.work_order_number},
+                                   effect=lambda: self._work_order(s.work_order_number, "accepted", s.provider_id))
 
     @accept.validator
     def _check_accept(self, cmd: WorkOrderCommand) -> None:
-        self._require_offer("accept", cmd)
+        self._require_offer(names.ACCEPT, cmd)
 
-    @workflow.update
+    @workflow.update(name=names.DECLINE)
     async def decline(self, cmd: WorkOrderCommand) -> RequestState:
         self._check_decline(cmd)
         s = self.s
@@ -376,58 +379,49 @@ class ServiceRequestWorkflow:
             return self.s
         work_order = s.work_order_number
         self._clear_offer()
-        previous = self._move(Status.published)
-        await self._work_order(work_order, "voided")
-        await self._commit("status_change", cmd.actor, ["customer", "dispatchers"], previous,
-                           {"declined_work_order_number": work_order}, cmd.notes, status=Status.published)
-        return self.s
+        return await self._advance(names.DECLINE, cmd.actor, cmd.notes, {"declined_work_order_number": work_order},
+                                   effect=lambda: self._work_order(work_order, "voided"))
 
     @decline.validator
     def _check_decline(self, cmd: WorkOrderCommand) -> None:
-        self._require_offer("decline", cmd)
+        self._require_offer(names.DECLINE, cmd)
 
-    @workflow.update
+    @workflow.update(name=names.SCHEDULE)
     async def schedule(self, cmd: WorkOrderCommand) -> RequestState:
         self._check_schedule(cmd)
         if (self.s.status == Status.scheduled and self.s.scheduled_for == cmd.scheduled_for
                 and workflow.patched(REPEAT_IS_NOOP)):
             return self.s  # the same slot again: nothing changes
         self.s.scheduled_for = cmd.scheduled_for
-        previous = self._move(Status.scheduled)
-        await self._commit("status_change", cmd.actor, ["customer"], previous,
-                           {"scheduled_for": cmd.scheduled_for.isoformat()}, cmd.notes, status=Status.scheduled)
-        return self.s
+        return await self._advance(names.SCHEDULE, cmd.actor, cmd.notes,
+                                   {"scheduled_for": cmd.scheduled_for.isoformat()})
 
     @schedule.validator
     def _check_schedule(self, cmd: WorkOrderCommand) -> None:
-        self._require_holder("schedule", cmd, Status.accepted, Status.scheduled)
+        self._require_holder(names.SCHEDULE, cmd)
         if cmd.scheduled_for is None:
             raise invalid("scheduled_for is required")
 
-    @workflow.update
+    @workflow.update(name=names.START_WORK)
     async def start_work(self, cmd: WorkOrderCommand) -> RequestState:
         self._check_start_work(cmd)
-        previous = self._move(Status.in_progress)
-        await self._commit("status_change", cmd.actor, ["customer"], previous, notes=cmd.notes, status=Status.in_progress)
-        return self.s
+        return await self._advance(names.START_WORK, cmd.actor, cmd.notes)
 
     @start_work.validator
     def _check_start_work(self, cmd: WorkOrderCommand) -> None:
-        self._require_holder("start", cmd, Status.accepted, Status.scheduled)
+        self._require_holder(names.START_WORK, cmd)
 
-    @workflow.update
+    @workflow.update(name=names.AWAIT_PARTS)
     async def await_parts(self, cmd: WorkOrderCommand) -> RequestState:
         self._check_await_parts(cmd)
         self.s.paused_at = workflow.now()
-        previous = self._move(Status.awaiting_parts)
-        await self._commit("status_change", cmd.actor, ["customer"], previous, notes=cmd.notes, status=Status.awaiting_parts)
-        return self.s
+        return await self._advance(names.AWAIT_PARTS, cmd.actor, cmd.notes)
 
     @await_parts.validator
     def _check_await_parts(self, cmd: WorkOrderCommand) -> None:
-        self._require_holder("await parts for", cmd, Status.in_progress)
+        self._require_holder(names.AWAIT_PARTS, cmd)
 
-    @workflow.update
+    @workflow.update(name=names.RESUME)
     async def resume(self, cmd: WorkOrderCommand) -> RequestState:
         self._check_resume(cmd)
         s = self.s
@@ -435,79 +429,69 @@ class ServiceRequestWorkflow:
             # Time spent waiting for parts does not count against the due time.
             s.due_at = s.due_at + (workflow.now() - s.paused_at)
         s.paused_at = None
-        previous = self._move(Status.in_progress)
-        await self._commit("status_change", cmd.actor, ["customer"], previous,
-                           {"due_at": s.due_at.isoformat() if s.due_at else None}, cmd.notes, status=Status.in_progress)
-        return self.s
+        return await self._advance(names.RESUME, cmd.actor, cmd.notes,
+                                   {"due_at": s.due_at.isoformat() if s.due_at else None})
 
     @resume.validator
     def _check_resume(self, cmd: WorkOrderCommand) -> None:
-        self._require_holder("resume", cmd, Status.awaiting_parts)
+        self._require_holder(names.RESUME, cmd)
 
-    @workflow.update
+    @workflow.update(name=names.READY_FOR_RETURN)
     async def ready_for_return(self, cmd: WorkOrderCommand) -> RequestState:
         self._check_ready_for_return(cmd)
-        previous = self._move(Status.ready_for_return)
-        await self._commit("status_change", cmd.actor, ["customer"], previous, notes=cmd.notes, status=Status.ready_for_return)
-        return self.s
+        return await self._advance(names.READY_FOR_RETURN, cmd.actor, cmd.notes)
 
     @ready_for_return.validator
     def _check_ready_for_return(self, cmd: WorkOrderCommand) -> None:
-        self._require_holder("mark ready for return", cmd, Status.in_progress)
+        self._require_holder(names.READY_FOR_RETURN, cmd)
         if self.s.kind != Kind.walk_in:
             raise conflict(self.s, "mark ready for return", "only walk-in repairs are returned")
 
-    @workflow.update
+    @workflow.update(name=names.COMPLETE)
     async def complete(self, cmd: CompleteCommand) -> RequestState:
         self._check_complete(cmd)
-        previous = self._move(Status.completed)
-        await self._work_order(self.s.work_order_number, "completed", self.s.provider_id)
-        await self._commit("status_change", cmd.actor, ["customer", "dispatchers"], previous,
-                           {"invoice_attachment_id": cmd.invoice_attachment_id}, cmd.notes, status=Status.completed)
-        return self.s
+        return await self._advance(
+            names.COMPLETE, cmd.actor, cmd.notes, {"invoice_attachment_id": cmd.invoice_attachment_id},
+            effect=lambda: self._work_order(self.s.work_order_number, "completed", self.s.provider_id))
 
     @complete.validator
     def _check_complete(self, cmd: CompleteCommand) -> None:
-        self._require_holder("complete", cmd, Status.in_progress, Status.ready_for_return)
+        self._require_holder(names.COMPLETE, cmd)
 
-    @workflow.update
+    @workflow.update(name=names.SUBMIT_INVOICE)
     async def submit_invoice(self, cmd: SubmitInvoiceCommand) -> RequestState:
         self._check_submit_invoice(cmd)
         s = self.s
         s.invoice_number = cmd.invoice_number
-        previous = self._move(Status.invoice_submitted)
-        await self._activity(names.MARK_INVOICE, names.INVOICING_QUEUE, None,
-                             MarkProviderInvoice(work_order_number=s.work_order_number, status="submitted"))
-        await self._commit("status_change", cmd.actor, ["customer", "dispatchers"], previous,
-                           {"invoice_number": cmd.invoice_number}, status=Status.invoice_submitted)
-        return self.s
+        return await self._advance(names.SUBMIT_INVOICE, cmd.actor, None, {"invoice_number": cmd.invoice_number},
+                                   effect=lambda: self._activity(
+                                       names.MARK_INVOICE, names.INVOICING_QUEUE, None,
+                                       MarkProviderInvoice(work_order_number=s.work_order_number, status="submitted")))
 
     @submit_invoice.validator
     def _check_submit_invoice(self, cmd: SubmitInvoiceCommand) -> None:
-        self._require_holder("submit an invoice for", cmd, Status.completed,
-                             why="an invoice is submitted once the work is completed")
+        self._require_holder(names.SUBMIT_INVOICE, cmd)
 
     # --- recommendations ----------------------------------------------------------------------
-    @workflow.update
+    @workflow.update(name=names.RECOMMEND)
     async def recommend(self, cmd: RecommendCommand) -> RequestState:
         self._check_recommend(cmd)
         rec = Recommendation(id=cmd.recommendation_id, summary=cmd.summary, estimated_cost=cmd.estimated_cost,
                              provider_id=cmd.actor.provider_id, posted_at=workflow.now())
         self.s.recommendations.append(rec)
-        await self._commit("recommendation", cmd.actor, ["customer"], None,
-                           {"recommendation_id": rec.id, "summary": rec.summary,
-                            "estimated_cost": rec.estimated_cost}, cmd.notes)
-        return self.s
+        return await self._advance(names.RECOMMEND, cmd.actor, cmd.notes,
+                                   {"recommendation_id": rec.id, "summary": rec.summary,
+                                    "estimated_cost": rec.estimated_cost})
 
     @recommend.validator
     def _check_recommend(self, cmd: RecommendCommand) -> None:
         if cmd.actor.provider_id is None or cmd.actor.provider_id != self.s.provider_id:
             raise not_found("request")
-        self._require("post a recommendation on", *WORKING)
+        self._allow(names.RECOMMEND)
         if any(r.id == cmd.recommendation_id for r in self.s.recommendations):
             raise conflict(self.s, "post a recommendation on", "this recommendation was already posted")
 
-    @workflow.update
+    @workflow.update(name=names.RESPOND)
     async def respond(self, cmd: RespondCommand) -> RequestState:
         self._check_respond(cmd)
         rec = next(r for r in self.s.recommendations if r.id == cmd.recommendation_id)
@@ -516,9 +500,8 @@ class ServiceRequestWorkflow:
         rec.reminded = False
         if cmd.decision == "clarify":
             rec.posted_at = workflow.now()  # a fresh reminder clock once the provider clarifies
-        await self._commit("response", cmd.actor, ["provider", "dispatchers"], None,
-                           {"recommendation_id": rec.id, "decision": cmd.decision, "comment": cmd.comment})
-        return self.s
+        return await self._advance(names.RESPOND, cmd.actor, None,
+                                   {"recommendation_id": rec.id, "decision": cmd.decision, "comment": cmd.comment})
 
     @respond.validator
     def _check_respond(self, cmd: RespondCommand) -> None:
@@ -528,24 +511,22 @@ class ServiceRequestWorkflow:
         if rec.decision in ("approve", "decline"):
             raise ApplicationError(f"recommendation {rec.id} was already answered: {rec.decision}",
                                    {"status": self.s.status.value}, type="Conflict", non_retryable=True)
-        if self.s.status == Status.cancelled:
-            raise conflict(self.s, "respond to a recommendation on")
+        self._allow(names.RESPOND)
 
     # --- signals: facts that happened elsewhere -------------------------------------------------
-    @workflow.signal
+    @workflow.signal(name=names.PAYMENT_MADE)
     async def payment_made(self, payment: PaymentMade) -> None:
         s = self.s
-        if s.status != Status.payment_approved or payment.work_order_number != s.work_order_number:
+        if not lifecycle.step(names.PAYMENT_MADE).allows(s.status) or payment.work_order_number != s.work_order_number:
             workflow.logger.warning("payment %s ignored in status %s", payment.reference, s.status)
             return
         s.payment_reference = payment.reference
-        previous = self._move(Status.paid)
-        await self._work_order(s.work_order_number, "paid", s.provider_id)
-        await self._commit("status_change", SYSTEM, ["customer", "provider"], previous,
-                           {"payment_reference": payment.reference, "amount": payment.amount,
-                            "paid_at": payment.paid_at.isoformat()}, status=Status.paid)
+        await self._advance(names.PAYMENT_MADE, SYSTEM, None,
+                            {"payment_reference": payment.reference, "amount": payment.amount,
+                             "paid_at": payment.paid_at.isoformat()},
+                            effect=lambda: self._work_order(s.work_order_number, "paid", s.provider_id))
 
-    @workflow.signal
+    @workflow.signal(name=names.NOTE_ADDED)
     async def note_added(self, note: NoteAdded) -> None:
         audiences: list[Audience] = ["customer", "dispatchers"]
         if self.s.provider_id is not None:
@@ -553,21 +534,43 @@ class ServiceRequestWorkflow:
         await self._commit("note", note.actor, audiences, None, {"note_id": note.note_id, "body": note.body})
 
     # --- helpers ---------------------------------------------------------------------------------
+    async def _advance(self, name: str, actor: Actor, notes: str | None, detail: dict | None = None, *,
+                       effect: Callable[[], Awaitable[dict | None]] | None = None,
+                       audiences: Iterable[Audience] | None = None) -> RequestState:
+        """One step of the lifecycle table: check the status allows it, move to its target (synchronously, so an
+        update right behind sees it), run its effect (a work-order or invoice change, whose answer may add to the
+        event's detail), then commit its event to the step's audiences (or `audiences`)."""
+        step = self._allow(name)
+        previous = self._move(step.target) if step.target is not None else None
+        if effect is not None:
+            detail = {**(detail or {}), **(await effect() or {})}
+        await self._commit(step.kind, actor, step.audiences if audiences is None else audiences, previous,
+                           detail, notes, status=step.target)
+        return self.s
+
+    def _allow(self, name: str) -> lifecycle.Step:
+        step = lifecycle.step(name)
+        if not step.allows(self.s.status):
+            raise conflict(self.s, step.verb, step.why)
+        return step
+
     def _require(self, action: str, *allowed: Status, why: str = "") -> None:
         if self.s.status not in allowed:
             raise conflict(self.s, action, why)
 
-    def _require_billing(self, action: str) -> None:
+    def _require_billing(self, name: str) -> None:
         s = self.s
+        step = lifecycle.step(name)
         if s.status not in DONE:
-            raise conflict(s, action, "billing starts once the work is completed")
+            raise conflict(s, step.verb, step.why)
         if s.billing_status != BillingStatus.pending:
             raise ApplicationError(
-                f"cannot {action} {s.number}: its billing status is already {s.billing_status.value}"
+                f"cannot {step.verb} {s.number}: its billing status is already {s.billing_status.value}"
                 f" (status {s.status.value})", {"status": s.status.value}, type="Conflict", non_retryable=True)
 
-    def _require_offer(self, action: str, cmd: WorkOrderCommand) -> None:
+    def _require_offer(self, name: str, cmd: WorkOrderCommand) -> None:
         s = self.s
+        action = lifecycle.step(name).verb
         provider = cmd.actor.provider_id
         if provider is None:
             raise not_found("work order")
@@ -583,13 +586,14 @@ class ServiceRequestWorkflow:
         if provider in s.declined_provider_ids:
             raise conflict(s, action, "already declined by this provider")
 
-    def _require_holder(self, action: str, cmd: WorkOrderCommand, *allowed: Status, why: str = "") -> None:
+    def _require_holder(self, name: str, cmd: WorkOrderCommand) -> None:
         s = self.s
+        action = lifecycle.step(name).verb
         if cmd.actor.provider_id is None or cmd.work_order_number != s.work_order_number:
             raise conflict(s, action) if cmd.actor.provider_id is not None else not_found("work order")
         if s.provider_id != cmd.actor.provider_id:
             raise not_found("work order") if s.provider_id is not None else conflict(s, action)
-        self._require(action, *allowed, why=why)
+        self._allow(name)
 
     def _move(self, status: Status) -> Status:
         previous = self.s.status
@@ -642,7 +646,8 @@ class ServiceRequestWorkflow:
     async def _commit(self, kind: str, actor: Actor, audiences: Iterable[Audience], previous: Status | None,
                       detail: dict | None = None, notes: str | None = None, status: Status | None = None) -> None:
         """Record one event: bump the version, refresh search attributes, write the read copy and the
-        timeline (intake), then notify (notifications). Events are recorded in the order they happened.
+        timeline (intake), then notify (notifications: queued for `_deliver_in_order`, or at once in runs started
+        before DELIVER_AFTER_ANSWER). Events are recorded, and delivered, in the order they happened.
         `status` is the one this handler moved to: another update may have moved on while it waited."""
         if not self._creation_recording:
             # An update delivered with the very first task runs before `run`: the creation event goes first.
@@ -659,7 +664,17 @@ class ServiceRequestWorkflow:
                 RecordTransition(state=snapshot, event=event, audiences=audiences))
             if recipients.items:
                 subject, body = describe(snapshot, event)
-                await self._activity(
-                    names.DELIVER, names.NOTIFICATIONS_QUEUE, None,
-                    Deliver(key=f"{snapshot.number}:{event.seq}", request_number=snapshot.number,
-                            recipients=recipients.items, subject=subject, body=body))
+                deliver = Deliver(key=f"{snapshot.number}:{event.seq}", request_number=snapshot.number,
+                                  recipients=recipients.items, subject=subject, body=body)
+                if self._deliver_later:
+                    self._deliveries.append(deliver)  # queued under the lock: in the order events happened
+                else:
+                    await self._activity(names.DELIVER, names.NOTIFICATIONS_QUEUE, None, deliver)
+
+    async def _deliver_in_order(self) -> None:
+        """Sends the queued deliveries one at a time, oldest first; one leaves the queue once it is sent (the
+        notifications service keys each by its event, so a retried one is never sent twice)."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._deliveries))
+            await self._activity(names.DELIVER, names.NOTIFICATIONS_QUEUE, None, self._deliveries[0])
+            self._deliveries.pop(0)

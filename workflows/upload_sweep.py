@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.contracts.models import SweepAbandonedUploads, UploadSweepInput, UploadsSwept
 
 
-@workflow.defn(name="UploadSweepWorkflow")
+@workflow.defn(name=names.UPLOAD_SWEEP_WORKFLOW)
 class UploadSweepWorkflow:
     @workflow.run
     async def run(self, inp: UploadSweepInput) -> UploadsSwept:

@@ -4,7 +4,6 @@ FIELDOPS_UPLOAD_SWEEP_EVERY. `python -m workflows.worker`"""
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 
 from temporalio.client import (
@@ -14,6 +13,7 @@ from temporalio.client import (
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from shared import observability
 from shared.contracts import names
 from shared.contracts.models import PaymentRunInput, UploadSweepInput
 from shared.settings import Settings, get_settings
@@ -27,7 +27,9 @@ WORKFLOWS = [ServiceRequestWorkflow, PaymentRunWorkflow, UploadSweepWorkflow]
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
     # The contracts are pure; passing them through keeps one copy of their classes.
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("shared"))
+    # OpenTelemetry too: the tracing interceptor's context must be the one the worker's process uses.
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "shared", "opentelemetry"))
 
 
 def build_worker(client: Client, **options) -> Worker:
@@ -52,22 +54,35 @@ async def ensure_schedule(client: Client, schedule_id: str, every, action: Sched
 
 async def ensure_payment_schedule(client: Client, settings: Settings) -> None:
     await ensure_schedule(client, names.PAYMENT_RUN_SCHEDULE_ID, settings.payment_run_every, ScheduleActionStartWorkflow(
-        "PaymentRunWorkflow", PaymentRunInput(), id=names.payment_run_workflow_id("scheduled"),
+        names.PAYMENT_RUN_WORKFLOW, PaymentRunInput(), id=names.payment_run_workflow_id("scheduled"),
         task_queue=names.WORKFLOW_TASK_QUEUE))
 
 
 async def ensure_upload_sweep_schedule(client: Client, settings: Settings) -> None:
     await ensure_schedule(client, names.UPLOAD_SWEEP_SCHEDULE_ID, settings.upload_sweep_every, ScheduleActionStartWorkflow(
-        "UploadSweepWorkflow", UploadSweepInput(abandoned_after=settings.upload_abandoned_after),
+        names.UPLOAD_SWEEP_WORKFLOW, UploadSweepInput(abandoned_after=settings.upload_abandoned_after),
         id=names.UPLOAD_SWEEP_WORKFLOW_ID, task_queue=names.WORKFLOW_TASK_QUEUE))
 
 
+def metrics_address(settings: Settings) -> tuple[str, int]:
+    """Where the worker serves /metrics (it has no HTTP API): FIELDOPS_WORKER_METRICS_ADDRESS (host:port), else
+    the local stack's port."""
+    given = settings.worker_metrics_address
+    if given:
+        host, _, port = given.rpartition(":")
+        return host or "0.0.0.0", int(port)
+    return settings.host, settings.port(9091)
+
+
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    observability.setup("workflow-worker")
     settings = get_settings()
+    observability.serve_metrics(*metrics_address(settings))
     client = await connect(settings)
     await ensure_payment_schedule(client, settings)
     await ensure_upload_sweep_schedule(client, settings)
+    # On SIGTERM the worker finishes the workflow tasks in hand before it stops (it runs no activities: their
+    # grace is the services', shared/service_app.py).
     worker = build_worker(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

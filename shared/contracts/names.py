@@ -11,6 +11,36 @@ UPLOAD_SWEEP_SCHEDULE_ID = "upload-sweep"
 UPLOAD_SWEEP_WORKFLOW_ID = "upload-sweep"
 
 
+# Workflow types, and what the services send a request's workflow: its updates (one per lifecycle action),
+# signals and query. Renaming one breaks every running workflow and recorded history: add, never rename.
+SERVICE_REQUEST_WORKFLOW = "ServiceRequestWorkflow"
+PAYMENT_RUN_WORKFLOW = "PaymentRunWorkflow"
+UPLOAD_SWEEP_WORKFLOW = "UploadSweepWorkflow"
+
+PUBLISH = "publish"
+ASSIGN = "assign"
+APPROVE_PAYMENT = "approve_payment"
+CANCEL = "cancel"
+MARK_INVOICED = "mark_invoiced"
+MARK_INVOICE_NOT_REQUIRED = "mark_invoice_not_required"
+RECORD_CUSTOMER_PAYMENT = "record_customer_payment"
+ACCEPT = "accept"
+DECLINE = "decline"
+SCHEDULE = "schedule"
+START_WORK = "start_work"
+AWAIT_PARTS = "await_parts"
+RESUME = "resume"
+READY_FOR_RETURN = "ready_for_return"
+COMPLETE = "complete"
+SUBMIT_INVOICE = "submit_invoice"
+RECOMMEND = "recommend"
+RESPOND = "respond"
+
+PAYMENT_MADE = "payment_made"
+NOTE_ADDED = "note_added"
+STATE_QUERY = "state"
+
+
 def request_workflow_id(number: str) -> str:
     return f"service-request:{number}"
 

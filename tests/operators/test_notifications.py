@@ -14,6 +14,15 @@ async def subjects(user, number: str) -> list[str]:
     return [n["subject"] for n in items if n["request_number"] == number]
 
 
+async def heard(user, number: str, subject: str) -> list[str]:
+    """The user's feed of the request once `subject` is in it: feed entries follow the action's answer."""
+    async def check():
+        found = await subjects(user, number)
+        return found if subject in found else None
+
+    return await wait_for(check, timeout=20)
+
+
 async def address(user) -> str:
     me = await user.get("/me")
     return me.get("notification_email") or me["email"]
@@ -38,10 +47,11 @@ async def test_offers_declines_notes_recommendations_and_responses(stack, api, a
 
     # An offer reaches the provider it is made to, and nobody else's company.
     wo = await assigned(cast, number)
-    assert f"Request {number} was offered to a provider" in await subjects(cast.provider, number)
+    await heard(cast.provider, number, f"Request {number} was offered to a provider")
     assert await subjects(bystander, number) == []
     # A decline reaches the dispatcher, naming the work order.
     await cast.provider.post(f"/work-orders/{wo}/decline", {"notes": "no technician free"})
+    await heard(cast.dispatcher, number, f"Request {number} is ready for routing")
     declined = [n for n in (await cast.dispatcher.get("/notifications", params={"limit": 200}))["items"]
                 if n["request_number"] == number and "ready for routing" in n["subject"]]
     assert len(declined) == 1  # the dispatcher's own publish told only the customer
@@ -49,12 +59,12 @@ async def test_offers_declines_notes_recommendations_and_responses(stack, api, a
 
     # The marketplace: every provider is offered it; a decline there reaches the dispatcher too.
     wo = (await cast.dispatcher.post(f"/work-events/{number}/send-to-marketplace"))["work_order_number"]
-    assert f"Request {number} was offered to a provider" in await subjects(bystander, number)
+    await heard(bystander, number, f"Request {number} was offered to a provider")
     await bystander.post(f"/work-orders/{wo}/decline")
-    assert f"Request {number}: a provider declined work order {wo}" in await subjects(cast.dispatcher, number)
+    await heard(cast.dispatcher, number, f"Request {number}: a provider declined work order {wo}")
     await cast.provider.post(f"/work-orders/{wo}/accept")
-    assert f"Your request {number} is now accepted by a technician" in await subjects(cast.customer, number)
-    assert f"Request {number} was accepted by a provider" in await subjects(cast.dispatcher, number)
+    await heard(cast.customer, number, f"Your request {number} is now accepted by a technician")
+    await heard(cast.dispatcher, number, f"Request {number} was accepted by a provider")
 
     # A note reaches the customer's contacts, the dispatcher and the provider holding the work.
     await cast.customer.post(f"/requests/{number}/notes", {"body": "Gate code is 4711"}, expect=201)
@@ -67,14 +77,20 @@ async def test_offers_declines_notes_recommendations_and_responses(stack, api, a
     # A recommendation reaches the customer; the customer's answer reaches the provider.
     rec = await cast.provider.post(f"/requests/{number}/recommendations",
                                    {"summary": "replace the compressor", "estimated_cost": "900.00"}, expect=201)
-    assert (f"Your request {number}: the technician recommends replace the compressor"
-            in await subjects(cast.customer, number))
+    await heard(cast.customer, number, f"Your request {number}: the technician recommends replace the compressor")
     await cast.customer.post(f"/requests/{number}/recommendations/{rec['id']}/respond",
                              {"decision": "approve", "comment": "go ahead"})
-    assert f"Request {number}: the customer approved a recommendation" in await subjects(cast.provider, number)
+    await heard(cast.provider, number, f"Request {number}: the customer approved a recommendation")
     assert not [s for s in await subjects(cast.customer, number) if "the customer" in s]
 
-    # The same events arrived by email, each message once.
+    # The same events arrived by email, each message once (an event's emails follow its feed entries).
+    async def all_emailed():
+        for user in (cast.customer, cast.provider, cast.dispatcher):
+            if sorted(await emailed(stack, user, number)) != sorted(await subjects(user, number)):
+                return False
+        return True
+
+    await wait_for(all_emailed, timeout=20)
     customer_mail = await emailed(stack, cast.customer, number)
     assert f"Your request {number} was received" in customer_mail
     assert f"Your request {number}: the technician recommends replace the compressor" in customer_mail
@@ -91,7 +107,7 @@ async def test_offers_declines_notes_recommendations_and_responses(stack, api, a
 async def test_payments_reach_the_provider_and_never_the_customer(stack, api, cast):
     final = await lifecycle(api, cast, invoice_number="PAY" + uuid.uuid4().hex[:6].upper())
     number = final["number"]
-    feed = await subjects(cast.provider, number)
+    feed = await heard(cast.provider, number, f"Request {number} was paid")
     assert f"Request {number} has its provider payment approved" in feed and f"Request {number} was paid" in feed
     assert f"Request {number} was paid" in await emailed(stack, cast.provider, number)
     paid = next(n for n in (await cast.provider.get("/notifications"))["items"]
@@ -105,7 +121,12 @@ async def test_payments_reach_the_provider_and_never_the_customer(stack, api, ca
 async def test_unread_counts_and_mark_as_read(stack, api, cast):
     number = await new_request(cast)
     await cast.dispatcher.post(f"/work-events/{number}/publish")  # published after the workflow recorded its draft
-    feed = await cast.customer.get("/notifications")
+
+    async def both():  # feed entries follow the action's answer
+        feed = await cast.customer.get("/notifications")
+        return feed if len(feed["items"]) == 2 else None
+
+    feed = await wait_for(both, timeout=20)
     assert feed["unread_count"] == len(feed["items"]) == 2
     newest, oldest = feed["items"]
     assert newest["read_at"] is None and newest["subject"] == f"Your request {number} is now submitted"

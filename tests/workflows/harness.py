@@ -147,7 +147,7 @@ class Harness:
                              summary=summary, created_at=now, actor=self.people.customer,
                              clocks=self.settings.clocks())
         return await self.client.start_workflow(
-            "ServiceRequestWorkflow", start, id=names.request_workflow_id(number), task_queue=task_queue,
+            names.SERVICE_REQUEST_WORKFLOW, start, id=names.request_workflow_id(number), task_queue=task_queue,
             search_attributes=TypedSearchAttributes([
                 SearchAttributePair(STATUS_KEY, Status.draft.value), SearchAttributePair(PRIORITY_KEY, priority.value),
                 SearchAttributePair(CUSTOMER_KEY, str(CUSTOMER_ID)), SearchAttributePair(SLA_KEY, False)]))
@@ -156,7 +156,7 @@ class Harness:
         return await handle.execute_update(name, command, id=id, result_type=RequestState)
 
     async def state(self, handle: WorkflowHandle) -> RequestState:
-        return await handle.query("state", result_type=RequestState)
+        return await handle.query(names.STATE_QUERY, result_type=RequestState)
 
     def wo(self, state: RequestState, provider: int, **extra) -> WorkOrderCommand:
         return WorkOrderCommand(actor=self.people.providers[provider], work_order_number=state.work_order_number,

@@ -5,12 +5,16 @@ import asyncio
 from datetime import datetime, timezone
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from sqlalchemy import select
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError, WorkflowUpdateStage
 
+from services.notifications.models import Email
+from shared.contracts import names
 from shared.contracts.enums import BillingStatus, Kind, OfferKind, Priority, Status
 from shared.contracts.models import (
     AssignCommand, CancelCommand, Command, CompleteCommand, RequestState, SubmitInvoiceCommand,
 )
+from shared.contracts.wording import status_words
 
 
 async def refused(coro, *words: str) -> str:
@@ -187,6 +191,12 @@ async def test_same_update_id_changes_the_request_once(wf):
     await wf.record(handle, "cancelled_by_customer")
 
 
+async def _all_sent(wf, number) -> bool:
+    async with wf.states["notifications"].db.sessions() as db:
+        statuses = (await db.execute(select(Email.status).where(Email.subject.contains(number)))).scalars().all()
+    return bool(statuses) and set(statuses) == {"sent"}
+
+
 async def _mail(wf, number, to, subject_part):
     return [m for m in wf.mails(number, to) if subject_part in m["Subject"]]
 
@@ -232,3 +242,28 @@ async def test_cancel_racing_an_assignment_leaves_no_live_work_order(wf):
         ("status_change", "draft"), ("status_change", "published"), ("status_change", "cancelled"),
         ("offer_voided", "cancelled")]
     assert entries[-1].detail["work_order_number"] == rows[0].number
+
+
+async def test_actions_answer_before_their_emails_which_follow_in_order_before_the_end(wf):
+    """Emails and feed entries are off an action's critical path: with the notifications database held, actions
+    still answer; what they caused is delivered afterwards, in the order it happened, and the workflow ends only
+    once all of it is out."""
+    handle = await wf.start()
+    customer, d = wf.people.emails["customer"], wf.people.dispatcher
+    steps = ((names.PUBLISH, Command(actor=d)),
+             (names.ASSIGN, AssignCommand(actor=d, offer_kind=OfferKind.provider, provider_id=1)),
+             (names.CANCEL, CancelCommand(actor=d, reason="test over")))
+    number = (await wf.state(handle)).number
+    await wf.eventually(lambda: _all_sent(wf, number))  # the creation's email, its sending finished
+    with wf.writes_held("notifications"):
+        for update, command in steps:
+            state = await asyncio.wait_for(wf.update(handle, update, command), timeout=20)
+        assert state.status == Status.cancelled
+        assert len(wf.mails(number, customer)) == 1  # the creation's, from before
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    await wf.result(handle)
+    # Nothing is awaited here: the workflow ended, so every email was already out.
+    subjects = [" ".join(m["Subject"].split()) for m in wf.mails(number, customer)]
+    assert subjects == [f"Your request {number} was received"] + [
+        f"Your request {number} is now {status_words(s, customer=True).lower()}"
+        for s in ("published", "waiting_acceptance", "cancelled")]

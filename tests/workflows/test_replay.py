@@ -18,8 +18,13 @@ PATHS = {"paid", "declined", "reassigned", "team_offer", "marketplace_walk_in", 
          "update_with_first_task"}
 
 
+# The suffix of the histories recorded by today's code: the newest patch every new run takes.
+CURRENT = ".deliver-after-answer"
+
+
 def test_every_path_has_a_recorded_history():
     assert PATHS <= {p.stem for p in HISTORIES}
+    assert {path + CURRENT for path in PATHS} <= {p.stem for p in HISTORIES}
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
