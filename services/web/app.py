@@ -20,6 +20,7 @@ from services.web.client import ApiClient, ApiError, ServiceDown, SignInRequired
 from services.web.session import sign_in_url
 from services.web.templating import HERE, is_htmx, render
 from services.web.timing import ServerTiming
+from shared import observability
 from shared.settings import get_settings
 
 log = logging.getLogger("fieldops.web")
@@ -63,6 +64,7 @@ def create_app() -> FastAPI:
         return {"status": "ok", "service": "web"}
 
     install_error_pages(app)
+    observability.instrument_app(app, "web")  # request ids, metrics at /metrics, traces, JSON logs
     return app
 
 

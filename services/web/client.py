@@ -5,9 +5,12 @@ exceptions the pages know how to show: `ApiError` (a 4xx with the API's own word
 token is no good any more) and `ServiceDown` (a part of the system does not answer)."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
+
+from services.web.timing import count_api_call
 
 
 class ApiError(Exception):
@@ -65,10 +68,13 @@ class ApiClient:
         headers = dict(kw.pop("headers", None) or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        started = time.perf_counter()
         try:
             response = await self.http.request(method, path, headers=headers, **kw)
         except httpx.TransportError as exc:
             raise ServiceDown(f"{method} {path}") from exc
+        finally:
+            count_api_call(started)
         if response.status_code == 401:
             raise SignInRequired()
         if response.status_code in (502, 503, 504) or response.status_code >= 500:

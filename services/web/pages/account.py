@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web.client import ApiError, ServiceDown
-from services.web.pages.requests import field_errors, readable
+from services.web.pages.forms import field_errors, readable
 from services.web.session import Portal, PortalDep, check_csrf, form_key
 from services.web.templating import is_htmx, render
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from services.web.client import ApiError
-from services.web.pages.requests import field_errors
+from services.web.pages.forms import field_errors
 from services.web.session import Portal, PortalDep, check_csrf, form_key, need_role
 from services.web.templating import render
 

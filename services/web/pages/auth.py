@@ -8,6 +8,8 @@ from fastapi.responses import RedirectResponse
 from services.web.client import ApiError, SignInRequired
 from services.web.session import ApiDep, check_csrf, start_session
 from services.web.templating import render
+from shared.auth import client_ip
+from shared.internal import on_behalf_of
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
@@ -21,7 +23,9 @@ def safe_next(target: str | None) -> str:
 
 async def sign_in_with(request: Request, api, email: str, password: str) -> None:
     try:
-        tokens = await api.call("POST", "/auth/token", data={"username": email, "password": password})
+        # Throttling counts failures per client address: the person's, not the portal's own.
+        tokens = await api.call("POST", "/auth/token", data={"username": email, "password": password},
+                                headers=on_behalf_of(request.app.state.settings, client_ip(request)))
     except SignInRequired as exc:  # a 401 here is a wrong password, not an ended session
         raise ApiError(401, "wrong email or password") from exc
     me = await api.call("GET", "/me", tokens["access_token"])

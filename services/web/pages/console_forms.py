@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 
 from services.web.client import ApiError
+from services.web.pages.forms import field_errors, readable
 from services.web.session import Portal
 
 # Words the API uses in a plain-text 4xx, and the form field each one is about (first match wins).
@@ -31,23 +32,17 @@ async def read_form(request: Request, fields: tuple[str, ...]) -> dict[str, str]
 
 
 def sentence(text: str) -> str:
-    text = PLAIN.get(text, text).replace("Value error, ", "").replace("value is not a valid email address: ", "")
-    text = text.replace("Value is not a valid email address: ", "")
-    return text[:1].upper() + text[1:] if text else text
+    text = PLAIN.get(text, text).replace("value is not a valid email address: ", "")
+    return readable(text.replace("Value is not a valid email address: ", ""))
 
 
 def api_field_errors(exc: ApiError, fields: tuple[str, ...]) -> dict[str, str]:
     """The API's 4xx as `{field: message}` for the fields the form has; anything else under "form"."""
-    errors: dict[str, str] = {}
-    for field, message in exc.field_errors().items():
-        errors.setdefault(field if field in fields else "form", sentence(message))
-    if errors:
-        return errors
+    if isinstance(exc.detail, list):
+        return field_errors(exc, {(f,): f for f in fields}, "form", say=sentence)
     message = exc.message
-    for hint, field in FIELD_HINTS:
-        if hint in message.lower() and field in fields:
-            return {field: sentence(message)}
-    return {"form": sentence(message)}
+    field = next((field for hint, field in FIELD_HINTS if hint in message.lower() and field in fields), "form")
+    return {field: sentence(message)}
 
 
 async def all_items(portal: Portal, path: str, most: int = 1000, **params) -> list[dict]:

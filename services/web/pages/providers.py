@@ -22,6 +22,8 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from services.web.client import ApiError
+from services.web.pages import forms
+from services.web.pages.forms import idempotency_key, refused
 from services.web.session import Portal, PortalDep, check_csrf, form_key, need_role
 from services.web.templating import is_htmx, render
 from shared.contracts import wording
@@ -55,14 +57,13 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+# The API's field names in a provider's words, where its refusals name them.
+SAID = {"invoice_number": "the invoice number", "scheduled_for": "the date and time", "labor": "labour"}
+
+
 def readable(message: str) -> str:
     """The API's words as a sentence beside a field ("invoice_number letters ..." → "The invoice number ...")."""
-    message = message.removeprefix("Value error, ").strip()
-    for name, said in (("invoice_number", "the invoice number"), ("scheduled_for", "the date and time"),
-                       ("labor", "labour")):
-        message = re.sub(rf"\b{name}\b", said, message)
-    message = message[:1].upper() + message[1:]
-    return message if message.endswith((".", "?", "!")) else message + "."
+    return forms.readable(message, SAID)
 
 
 def done(wo: str, what: str, to: str | None = None) -> RedirectResponse:
@@ -274,12 +275,9 @@ async def notes_action(request: Request, portal: Portal, wo: str, action: str):
     check_number(wo)
     form = await form_of(request)
     notes = str(form.get("notes", "")).strip()
-    try:
-        await portal.post(f"/work-orders/{wo}/{action}", {"notes": notes or None},
-                          idempotency_key=str(form.get("idempotency_key") or "") or None)
-    except ApiError as exc:
-        if exc.status == 404:
-            raise
+    exc = await refused(portal.post(f"/work-orders/{wo}/{action}", {"notes": notes or None},
+                                    idempotency_key=idempotency_key(form)))
+    if exc:
         message = readable(exc.message)
         ctx = None
         if action in ("accept", "decline") and exc.status == 409:
@@ -295,40 +293,17 @@ async def notes_action(request: Request, portal: Portal, wo: str, action: str):
     return done(wo, action)
 
 
-@router.post("/work-orders/{wo}/accept")
-async def accept(request: Request, portal: PortalDep, wo: str):
-    need_role(portal, "provider")
-    return await notes_action(request, portal, wo, "accept")
+def notes_route(action: str):
+    async def route(request: Request, portal: PortalDep, wo: str):
+        need_role(portal, "provider")
+        return await notes_action(request, portal, wo, action)
+    return route
 
 
-@router.post("/work-orders/{wo}/decline")
-async def decline(request: Request, portal: PortalDep, wo: str):
-    need_role(portal, "provider")
-    return await notes_action(request, portal, wo, "decline")
-
-
-@router.post("/work-orders/{wo}/start")
-async def start(request: Request, portal: PortalDep, wo: str):
-    need_role(portal, "provider")
-    return await notes_action(request, portal, wo, "start")
-
-
-@router.post("/work-orders/{wo}/await-parts")
-async def await_parts(request: Request, portal: PortalDep, wo: str):
-    need_role(portal, "provider")
-    return await notes_action(request, portal, wo, "await-parts")
-
-
-@router.post("/work-orders/{wo}/resume")
-async def resume(request: Request, portal: PortalDep, wo: str):
-    need_role(portal, "provider")
-    return await notes_action(request, portal, wo, "resume")
-
-
-@router.post("/work-orders/{wo}/ready-for-return")
-async def ready_for_return(request: Request, portal: PortalDep, wo: str):
-    need_role(portal, "provider")
-    return await notes_action(request, portal, wo, "ready-for-return")
+# The actions that take only a note, each at its own address.
+for _action in ("accept", "decline", "start", "await-parts", "resume", "ready-for-return"):
+    router.add_api_route(f"/work-orders/{{wo}}/{_action}", notes_route(_action), methods=["POST"],
+                         name=_action.replace("-", "_"))
 
 
 @router.post("/work-orders/{wo}/schedule")
@@ -350,13 +325,10 @@ async def schedule(request: Request, portal: PortalDep, wo: str):
             errors["date"] = "Give the date as a day of the calendar and the time as hours and minutes."
     if errors:
         return await show(request, portal, wo, errors=errors, values=values, status=422)
-    try:
-        await portal.post(f"/work-orders/{wo}/schedule",
-                          {"scheduled_for": moment.isoformat(), "notes": values["schedule_notes"] or None},
-                          idempotency_key=str(form.get("idempotency_key") or "") or None)
-    except ApiError as exc:
-        if exc.status == 404:
-            raise
+    exc = await refused(portal.post(f"/work-orders/{wo}/schedule",
+                                    {"scheduled_for": moment.isoformat(), "notes": values["schedule_notes"] or None},
+                                    idempotency_key=idempotency_key(form)))
+    if exc:
         return await show(request, portal, wo, errors={"date" if exc.status == 422 else "schedule":
                                                        readable(exc.message)}, values=values, status=exc.status)
     return done(wo, "schedule")
@@ -401,7 +373,7 @@ async def complete(request: Request, portal: PortalDep, wo: str):
         work = await portal.get(f"/work-orders/{wo}")
         try:
             attachment_id = await upload_here(portal, work["request_number"], file,
-                                              str(form.get("upload_key") or "") or None)
+                                              idempotency_key(form, "upload_key"))
             values["invoice_attachment_id"] = attachment_id
         except ValueError as exc:
             errors["invoice_file"] = str(exc)
@@ -413,12 +385,10 @@ async def complete(request: Request, portal: PortalDep, wo: str):
         errors["complete_notes"] = "Write what was done."
     if errors:
         return await show(request, portal, wo, errors=errors, values=values, status=422)
-    try:
-        await portal.post(f"/work-orders/{wo}/complete", {"notes": notes, "invoice_attachment_id": attachment_id},
-                          idempotency_key=str(form.get("idempotency_key") or "") or None)
-    except ApiError as exc:
-        if exc.status == 404:
-            raise
+    exc = await refused(portal.post(f"/work-orders/{wo}/complete",
+                                    {"notes": notes, "invoice_attachment_id": attachment_id},
+                                    idempotency_key=idempotency_key(form)))
+    if exc:
         about_copy = any(word in exc.message.lower() for word in ("invoice", "attachment"))
         field = "invoice_file" if about_copy else "complete"
         return await show(request, portal, wo, errors={field: readable(exc.message)}, values=values,
@@ -449,14 +419,13 @@ async def save_invoice(request: Request, portal: PortalDep, wo: str):
         errors["invoice_number"] = problem
     if errors:
         return await show(request, portal, wo, errors=errors, values=values, status=422)
-    try:
+
+    async def save_and_submit() -> None:
         await portal.put(f"/provider-invoices/{wo}", {**values})
         if form.get("do") == "submit":
-            await portal.post(f"/provider-invoices/{wo}/submit",
-                              idempotency_key=str(form.get("idempotency_key") or "") or None)
-    except ApiError as exc:
-        if exc.status == 404:
-            raise
+            await portal.post(f"/provider-invoices/{wo}/submit", idempotency_key=idempotency_key(form))
+
+    if exc := await refused(save_and_submit()):
         message = exc.message if isinstance(exc.detail, str) else "; ".join(exc.field_errors().values()) or exc.message
         return await show(request, portal, wo, errors={invoice_field(message): readable(message)}, values=values,
                           status=exc.status)

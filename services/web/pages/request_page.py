@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse
 
 from services.web.client import ApiError, ServiceDown, SignInRequired
 from services.web.pages import request_view as view
+from services.web.pages.forms import idempotency_key, refused
 from services.web.session import Portal, PortalDep, check_csrf, form_key
 from services.web.templating import is_htmx, render
 from shared.contracts import names
@@ -76,19 +77,25 @@ async def all_providers(portal: Portal) -> list[dict] | None:
 
 # --- what the page shows ----------------------------------------------------------------------------
 async def load(portal: Portal, number: str, parts: tuple[str, ...]) -> dict:
-    """The API's answers the given parts need, fetched side by side: first the request with every call that does
-    not depend on it, then the few that need its asset, customer, status or work order."""
+    """The API's answers the given parts need, fetched side by side: the request, then at once the few calls that
+    need its asset, customer, status or work order, while every call that does not depend on it runs alongside."""
     await portal.token()  # renew the session's token once, before the calls below run side by side
-    first: dict[str, Any] = {}
+    alongside: dict[str, Any] = {}
     if "timeline" in parts or "status" in parts:  # the ribbon and the offer are read from the timeline too
-        first["timeline"] = portal.get(f"/requests/{number}/timeline")
+        alongside["timeline"] = portal.get(f"/requests/{number}/timeline")
     if "recommendations" in parts:
-        first["recommendations"] = portal.get(f"/requests/{number}/recommendations")
+        alongside["recommendations"] = portal.get(f"/requests/{number}/recommendations")
     if "attachments" in parts:
-        first["attachments"] = portal.get(f"/requests/{number}/attachments")
+        alongside["attachments"] = portal.get(f"/requests/{number}/attachments")
     if "status" in parts and portal.is_staff:
-        first["providers"] = all_providers(portal)
-    req, *answered = await asyncio.gather(portal.get(f"/requests/{number}"), *first.values())
+        alongside["providers"] = all_providers(portal)
+    request_data, *answered = await asyncio.gather(request_and_its_own(portal, number, parts), *alongside.values())
+    return {**request_data, **dict(zip(alongside, answered))}
+
+
+async def request_and_its_own(portal: Portal, number: str, parts: tuple[str, ...]) -> dict:
+    """The request, and what the status part reads from the records it names."""
+    req = await portal.get(f"/requests/{number}")
     role, status = portal.role, req["status"]
     then: dict[str, Any] = {}
     if "status" in parts:
@@ -100,8 +107,7 @@ async def load(portal: Portal, number: str, parts: tuple[str, ...]) -> dict:
                 then["teams"] = optional(portal.get("/teams"))
         if not portal.is_customer and req.get("work_order_number") and status in DONE:
             then["invoice"] = optional(portal.get(f"/provider-invoices/{req['work_order_number']}"))
-    answers = {**dict(zip(first, answered)), **dict(zip(then, await asyncio.gather(*then.values())))}
-    return {"req": req, **answers}
+    return {"req": req, **dict(zip(then, await asyncio.gather(*then.values())))}
 
 
 def context(request: Request, portal: Portal, number: str, data: dict, **extra) -> dict:
@@ -229,15 +235,10 @@ async def add_note(request: Request, number: str, portal: PortalDep):
     check_number(number)
     form = await request.form()
     body = str(form.get("body", "")).strip()
-    key = str(form.get("idempotency_key", "")) or None
     error = "Write the note before adding it." if not body else None
-    if not error:
-        try:
-            await portal.post(f"/requests/{number}/notes", {"body": body}, idempotency_key=key)
-        except ApiError as exc:
-            if exc.status == 404:
-                raise
-            error = problem(exc, portal)
+    if not error and (exc := await refused(portal.post(f"/requests/{number}/notes", {"body": body},
+                                                       idempotency_key=idempotency_key(form)))):
+        error = problem(exc, portal)
     if error:
         return await show(request, portal, number, block="composer" if is_htmx(request) else None,
                           status_code=422, errors={"note": error}, values={"note": body})
@@ -254,18 +255,13 @@ async def respond(request: Request, number: str, rec_id: int, portal: PortalDep)
     form = await request.form()
     decision = str(form.get("decision", ""))
     comment = str(form.get("comment", "")).strip()
-    key = str(form.get("idempotency_key", "")) or None
     error = None
     if decision not in DECISIONS:
         error = "Choose approve, decline or ask for clarification."
-    else:
-        try:
-            await portal.post(f"/requests/{number}/recommendations/{rec_id}/respond",
-                              {"decision": decision, "comment": comment or None}, idempotency_key=key)
-        except ApiError as exc:
-            if exc.status == 404:
-                raise
-            error = problem(exc, portal)
+    elif exc := await refused(portal.post(f"/requests/{number}/recommendations/{rec_id}/respond",
+                                          {"decision": decision, "comment": comment or None},
+                                          idempotency_key=idempotency_key(form))):
+        error = problem(exc, portal)
     block = "recommendations" if is_htmx(request) else None
     if error:
         return await show(request, portal, number, block=block, status_code=422 if decision not in DECISIONS
@@ -282,17 +278,12 @@ async def cancel(request: Request, number: str, portal: PortalDep):
     check_number(number)
     form = await request.form()
     reason = str(form.get("reason", "")).strip()
-    key = str(form.get("idempotency_key", "")) or None
     error, code = None, 422
     if not reason:
         error = "Say why the request is cancelled."
-    else:
-        try:
-            await portal.post(f"/requests/{number}/cancel", {"reason": reason}, idempotency_key=key)
-        except ApiError as exc:
-            if exc.status == 404:
-                raise
-            error, code = problem(exc, portal), exc.status
+    elif exc := await refused(portal.post(f"/requests/{number}/cancel", {"reason": reason},
+                                          idempotency_key=idempotency_key(form))):
+        error, code = problem(exc, portal), exc.status
     return await after_action(request, portal, number, "cancel", error, code, "The request is cancelled.",
                               {"reason": reason})
 
@@ -304,7 +295,6 @@ async def staff_action(request: Request, number: str, action: str, portal: Porta
     if action not in ACTIONS or portal.role not in ACTIONS[action][0]:
         raise HTTPException(404, "There is no such page.")
     form = await request.form()
-    key = str(form.get("idempotency_key", "")) or None
     values = {k: str(form.get(k, "")) for k in ("provider_id", "team_id")}
     body: dict[str, Any] = {}
     error, code = None, 422
@@ -316,13 +306,9 @@ async def staff_action(request: Request, number: str, action: str, portal: Porta
         if not values["team_id"].isdigit():
             error = "Choose the team to offer it to."
         body["team_id"] = int(values["team_id"]) if values["team_id"].isdigit() else None
-    if not error:
-        try:
-            await portal.post(f"/work-events/{number}/{action}", body, idempotency_key=key)
-        except ApiError as exc:
-            if exc.status == 404:
-                raise
-            error, code = problem(exc, portal), exc.status
+    if not error and (exc := await refused(portal.post(f"/work-events/{number}/{action}", body,
+                                                       idempotency_key=idempotency_key(form)))):
+        error, code = problem(exc, portal), exc.status
     return await after_action(request, portal, number, action, error, code, ACTIONS[action][1], values)
 
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from services.web.client import ApiError, ServiceDown, SignInRequired
+from services.web.pages.forms import field_errors, readable
 from services.web.session import Portal, PortalDep, check_csrf, form_key, need_role
 from services.web.templating import is_htmx, render
 from shared.contracts import wording
@@ -116,30 +117,6 @@ PICK_HINTS = {"kind": "Choose walk-in repair or service call.", "asset_id": "Cho
 ASSET_FIELDS = {("name",): "new_asset_name", ("serial_number",): "new_asset_serial", ("model",): "new_asset_model",
                 ("site_id",): "new_asset_site", ("site",): "new_site_name", ("site", "name"): "new_site_name",
                 ("site", "address"): "new_site_address"}
-
-
-def readable(message: str) -> str:
-    """The API's validation words, as a sentence people read beside a field."""
-    message = message.removeprefix("Value error, ").strip()
-    if re.fullmatch(r"(String|List) should have at least 1 (character|item)s?", message):
-        return "This cannot be left empty."
-    if m := re.fullmatch(r"String should have at most (\d+) characters?", message):
-        return f"Use at most {m.group(1)} characters."
-    message = message[:1].upper() + message[1:]
-    return message if message.endswith((".", "?", "!")) else message + "."
-
-
-def field_errors(exc: ApiError, fields: dict[tuple, str], fallback: str) -> dict[str, str]:
-    """The API's 4xx as {form field: message}. Validation errors go beside the field their `loc` names; any
-    other detail beside `fallback` (an empty name: at the top of the form)."""
-    errors: dict[str, str] = {}
-    if isinstance(exc.detail, list):
-        for item in exc.detail:
-            loc = tuple(str(p) for p in (item.get("loc") or [])[1:]) if isinstance(item, dict) else ()
-            name = fields.get(loc) or fields.get(loc[:1]) or fallback
-            errors.setdefault(name, readable(str(item.get("msg", item)) if isinstance(item, dict) else str(item)))
-        return errors
-    return {fallback: readable(exc.message)}
 
 
 def request_field_errors(exc: ApiError) -> dict[str, str]:

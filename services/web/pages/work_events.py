@@ -210,11 +210,13 @@ async def list_context(portal: Portal, filters: Filters, cursor: str = "", selec
     customer_words = await customer_names(portal, wanted, customer_words)
     customer_options = sorted(customer_words.items(), key=lambda kv: kv[1].lower())
     provider_words = {p["id"]: p["name"] for p in providers}
+    providers = sorted(providers, key=lambda p: p["name"].lower())
     here = filters.query()
     return {
         "nav": "work-events", "rows": rows, "filters": filters, "notice": None, "cursor": cursor,
         "customer_words": customer_words, "customer_options": customer_options,
-        "provider_words": provider_words, "providers": sorted(providers, key=lambda p: p["name"].lower()),
+        "provider_words": provider_words, "providers": providers,
+        "provider_options": [(p["id"], p["name"]) for p in providers],
         "teams": teams, "buckets": wording.BUCKET_WORDS, "status_words_all": wording.STATUS_WORDS,
         "priority_words": wording.PRIORITY_WORDS, "billing_words": wording.BILLING_WORDS, "sla_words": SLA_WORDS,
         "sorts": SORTS, "described": described(filters, customer_words, provider_words),

@@ -21,33 +21,16 @@
       status.className = isError ? "error" : "";
     }
 
-    function sizeWords(bytes) {
-      if (bytes < 1024) return bytes + " bytes";
-      if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
-      if (bytes < 1024 * 1024 * 1024) return (bytes / 1024 / 1024).toFixed(1) + " MB";
-      return (bytes / 1024 / 1024 / 1024).toFixed(2) + " GB";
-    }
-
     // One row per chosen file: its name, a labelled progress bar, and its state in words.
     input.addEventListener("change", function () {
       list.textContent = "";
       show("", false);
       chosen = Array.prototype.map.call(input.files, function (file, i) {
-        var row = document.createElement("li");
-        var label = document.createElement("label");
-        var bar = document.createElement("progress");
-        var state = document.createElement("small");
-        bar.id = "file-progress-" + i;
-        bar.max = 100;
-        bar.value = 0;
-        label.htmlFor = bar.id;
-        label.textContent = file.name + " (" + sizeWords(file.size) + ")";
         var problem = window.fieldopsUpload.problem(file);
-        state.textContent = problem || "Ready: it is sent once the request is created";
-        state.className = problem ? "error" : "muted";
-        row.append(label, bar, state);
-        list.append(row);
-        return {file: file, bar: bar, state: state, problem: problem};
+        var shown = window.fieldopsUpload.progressRow(file, "file-progress-" + i,
+          problem || "Ready: it is sent once the request is created", problem ? "error" : "muted");
+        list.append(shown.item);
+        return {file: file, shown: shown, problem: problem};
       });
     });
 
@@ -91,21 +74,8 @@
       show("Request " + number + " is created. Sending " + files.length + (files.length === 1 ? " file…" : " files…"));
       files.reduce(function (previous, c) {
         return previous.then(function () {
-          c.state.textContent = "Sending…";
-          return window.fieldopsUpload(number, c.file, {
-            onProgress: function (sent, total) {
-              var percent = total ? Math.floor(sent * 100 / total) : 100;
-              c.bar.value = percent;
-              c.state.textContent = "Sending… " + percent + "%";
-            }
-          }).then(function () {
-            c.bar.value = 100;
-            c.state.textContent = "Uploaded";
-            c.state.className = "ok";
-          }, function (error) {
-            failed += 1;
-            c.state.textContent = "Not uploaded: " + error.message;
-            c.state.className = "error";
+          return window.fieldopsUpload.sendWithProgress(number, c.file, c.shown).then(function (ok) {
+            if (!ok) failed += 1;
           });
         });
       }, Promise.resolve()).then(function () {

@@ -4,13 +4,6 @@
 (function () {
   "use strict";
 
-  function sizeWords(bytes) {
-    if (bytes < 1024) return bytes + " bytes";
-    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
-    if (bytes < 1024 * 1024 * 1024) return (bytes / 1024 / 1024).toFixed(1) + " MB";
-    return (bytes / 1024 / 1024 / 1024).toFixed(2) + " GB";
-  }
-
   function setup() {
     var part = document.getElementById("upload");
     if (!part || !window.fieldopsUpload) return;
@@ -30,40 +23,9 @@
     // One row per file: its name, a labelled progress bar, and how it went, in words.
     function row(file) {
       counter += 1;
-      var item = document.createElement("li");
-      var label = document.createElement("label");
-      var bar = document.createElement("progress");
-      var state = document.createElement("small");
-      bar.id = "upload-progress-" + counter;
-      bar.max = 100;
-      bar.value = 0;
-      label.htmlFor = bar.id;
-      label.textContent = file.name + " (" + sizeWords(file.size) + ")";
-      state.className = "muted";
-      state.textContent = "Waiting…";
-      item.append(label, bar, state);
-      list.append(item);
-      return {bar: bar, state: state};
-    }
-
-    function send(file, shown) {
-      shown.state.textContent = "Sending…";
-      return window.fieldopsUpload(number, file, {
-        onProgress: function (sent, total) {
-          var percent = total ? Math.floor(sent * 100 / total) : 100;
-          shown.bar.value = percent;
-          shown.state.textContent = "Sending… " + percent + "%";
-        }
-      }).then(function () {
-        shown.bar.value = 100;
-        shown.state.textContent = "Uploaded";
-        shown.state.className = "ok";
-        return true;
-      }, function (error) {
-        shown.state.textContent = "Not uploaded: " + error.message;
-        shown.state.className = "error";
-        return false;
-      });
+      var shown = window.fieldopsUpload.progressRow(file, "upload-progress-" + counter, "Waiting…", "muted");
+      list.append(shown.item);
+      return shown;
     }
 
     input.addEventListener("change", function () {
@@ -76,7 +38,9 @@
       queue = queue.then(function () {
         return files.reduce(function (previous, file, i) {
           return previous.then(function (failed) {
-            return send(file, rows[i]).then(function (ok) { return failed + (ok ? 0 : 1); });
+            return window.fieldopsUpload.sendWithProgress(number, file, rows[i]).then(function (ok) {
+              return failed + (ok ? 0 : 1);
+            });
           });
         }, Promise.resolve(0));
       }).then(function (failed) {

@@ -22,6 +22,12 @@
  * The CSRF token comes from <meta name="csrf-token"> if the page has one, else from the body's hx-headers.
  * Also exposed: fieldopsUpload.problem(file) -> a sentence if the file cannot be sent (type or size), else null;
  * fieldopsUpload.contentType(file) -> the type the upload announces.
+ *
+ * For the pages that show each file going (new_request.js, request_page.js):
+ * fieldopsUpload.progressRow(file, barId, stateText, stateClass) -> {item, bar, state}: an <li> with the file's name
+ * and size labelling a progress bar, and its state in words (the page puts the item in its list);
+ * fieldopsUpload.sendWithProgress(number, file, row) -> Promise<boolean>: uploads the file, the row showing how it
+ * goes; true once uploaded, false (the row says why) if not.
  */
 (function () {
   "use strict";
@@ -172,7 +178,53 @@
       });
   }
 
+  // --- a file's row on a page: its name and size, a labelled progress bar, and how it goes, in words ---------
+  function sizeWords(bytes) {
+    if (bytes < 1024) return bytes + " bytes";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
+    if (bytes < 1024 * 1024 * 1024) return (bytes / 1024 / 1024).toFixed(1) + " MB";
+    return (bytes / 1024 / 1024 / 1024).toFixed(2) + " GB";
+  }
+
+  function progressRow(file, barId, stateText, stateClass) {
+    var item = document.createElement("li");
+    var label = document.createElement("label");
+    var bar = document.createElement("progress");
+    var state = document.createElement("small");
+    bar.id = barId;
+    bar.max = 100;
+    bar.value = 0;
+    label.htmlFor = bar.id;
+    label.textContent = file.name + " (" + sizeWords(file.size) + ")";
+    state.textContent = stateText;
+    state.className = stateClass;
+    item.append(label, bar, state);
+    return {item: item, bar: bar, state: state};
+  }
+
+  function sendWithProgress(number, file, shown) {
+    shown.state.textContent = "Sending…";
+    return fieldopsUpload(number, file, {
+      onProgress: function (sent, total) {
+        var percent = total ? Math.floor(sent * 100 / total) : 100;
+        shown.bar.value = percent;
+        shown.state.textContent = "Sending… " + percent + "%";
+      }
+    }).then(function () {
+      shown.bar.value = 100;
+      shown.state.textContent = "Uploaded";
+      shown.state.className = "ok";
+      return true;
+    }, function (error) {
+      shown.state.textContent = "Not uploaded: " + error.message;
+      shown.state.className = "error";
+      return false;
+    });
+  }
+
   fieldopsUpload.problem = problem;
+  fieldopsUpload.progressRow = progressRow;
+  fieldopsUpload.sendWithProgress = sendWithProgress;
   fieldopsUpload.contentType = contentType;
   fieldopsUpload.MAX_BYTES = MAX_BYTES;
   window.fieldopsUpload = fieldopsUpload;
