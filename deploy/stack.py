@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from deploy.local_secrets import local_secrets
 from shared.contracts.names import SEARCH_ATTRIBUTES
 from shared.settings import SERVICES, Settings
 
@@ -49,6 +50,15 @@ TEMPORAL_DYNAMIC_CONFIG = {
 }
 
 
+# A component that dies is started again after 1 s, then 2, 4 ... up to 30 s while it keeps dying soon after
+# starting; one that stayed up a minute starts over from 1 s.
+BACKOFF_FIRST, BACKOFF_MAX, STABLE_AFTER = 1.0, 30.0, 60.0
+# uvicorn's drain on SIGTERM: in-flight requests get this long before their connections are closed; then the
+# lifespan lets running activities finish (shared/service_app.py ACTIVITY_GRACE). Stopping waits for both.
+REQUEST_GRACE = 10
+STOP_TIMEOUT = 30
+
+
 @dataclass
 class Process:
     name: str
@@ -56,6 +66,13 @@ class Process:
     ready: str | tuple[str, int]  # a URL answering 200, or a (host, port) accepting connections
     popen: subprocess.Popen | None = None
     log: Path | None = None
+    started_at: float = 0.0  # time.monotonic() of the last start
+    quick_deaths: int = 0  # deaths in a row, each within STABLE_AFTER of its start: sets the backoff
+    restart_at: float | None = None  # when a dead component is due to start again
+    # For the services: the address of a listening socket the stack holds and hands to every process it starts
+    # there (uvicorn --fd). Between one process and the next, connections wait in its queue instead of being
+    # refused, so a restart loses no request.
+    listen: tuple[str, int] | None = None
 
 
 @dataclass
@@ -65,19 +82,26 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.environ = {**os.environ, **self.env}
-        self.settings = Settings(**{k[len("FIELDOPS_"):].lower(): v for k, v in self.env.items()
-                                   if k.startswith("FIELDOPS_")}) if self.env else Settings()
+        # The launcher is the explicit local mode; its secrets are the data folder's own (deploy/local_secrets.py).
+        given = {"FIELDOPS_ENV": self.environ.get("FIELDOPS_ENV", "local"), **self.env}
+        data = Path(self.environ.get("FIELDOPS_DATA_DIR") or Settings.model_fields["data_dir"].default).resolve()
+        given |= local_secrets(data, {**self.environ, **given})
+        self.environ |= given
+        self.settings = Settings(**{k[len("FIELDOPS_"):].lower(): v for k, v in given.items()
+                                   if k.startswith("FIELDOPS_")})
         self.data = self.settings.data_dir.resolve()
         self.environ["FIELDOPS_DATA_DIR"] = str(self.data)
         self.processes: dict[str, Process] = {}
+        self.sockets: dict[str, socket.socket] = {}
         self.watchdog: subprocess.Popen | None = None
+        self.stopping = False
 
     def ports(self) -> dict[int, str]:
         """Every port the stack listens on, with the component that does."""
         s, p = self.settings, self.settings.port
         ports = {p(7233): "Temporal", s.temporal_ui_port: "Temporal UI", p(7243): "Temporal HTTP",
                  p(7253): "Temporal metrics", s.smtp_port_effective: "SMTP sink", s.gateway_port: "gateway",
-                 p(8082): "gateway ping"}
+                 p(8082): "gateway ping", p(9091): "workflow worker metrics"}
         for base in (9333, 9334, 8380, 8381, 8888, 8889, 8333, 8334):
             ports[p(base)] = "SeaweedFS"
         for name in (*SERVICES, "web"):
@@ -134,15 +158,14 @@ class Stack:
                        (s.smtp_host, s.smtp_port_effective))
 
     def _service(self, name: str) -> Process:
+        # Access logs on: JSON lines with the request id (shared/observability.py).
         s = self.settings
-        return Process(name, [sys.executable, "-m", "uvicorn", f"services.{name}.app:app", "--host", s.host,
-                              "--port", str(s.service_port(name)), "--no-access-log", "--log-level", "warning"],
-                       f"{s.service_url(name)}/healthz")
+        return Process(name, [sys.executable, "-m", "uvicorn", f"services.{name}.app:app", "--log-level", "info",
+                              "--timeout-graceful-shutdown", str(REQUEST_GRACE)],
+                       f"{s.service_url(name)}/healthz", listen=(s.host, s.service_port(name)))
 
     def _web(self) -> Process:
-        return Process("web", [sys.executable, "-m", "uvicorn", "services.web.app:app", "--host", self.settings.host,
-                               "--port", str(self.settings.service_port("web")), "--no-access-log",
-                               "--log-level", "warning"], f"{self.settings.service_url('web')}/healthz")
+        return self._service("web")
 
     def _worker(self) -> Process:
         return Process("workflow-worker", [sys.executable, "-m", "workflows.worker"], "")
@@ -159,6 +182,7 @@ class Stack:
             "providers": {"file": {"filename": str(dynamic), "watch": False}},
             "log": {"level": "WARN"},
             "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+            **gateway_tracing(self.environ),
         }))
         return Process("gateway", [str(BIN / "traefik"), f"--configFile={static}"], f"http://{s.host}:{s.port(8082)}/ping")
 
@@ -168,6 +192,7 @@ class Stack:
         self.data.mkdir(parents=True, exist_ok=True)
         (self.data / "logs").mkdir(exist_ok=True)
         self.processes = {}  # a start after stop() begins from nothing
+        self.stopping = False
         # The group's leader: every component joins its process group (see WATCHDOG).
         self.watchdog = subprocess.Popen([sys.executable, "-c", WATCHDOG], stdin=subprocess.PIPE,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
@@ -195,10 +220,24 @@ class Stack:
         with open(process.log, "ab") as out:  # the child keeps its own copy of the descriptor
             # Its own process group (the watchdog's), apart from the launcher's: a Ctrl-C in the terminal
             # reaches the launcher alone, which stops the components in order.
-            process.popen = subprocess.Popen(process.argv, cwd=ROOT, env=self.environ, stdout=out,
+            argv, fds = process.argv, ()
+            if process.listen:
+                fds = (self._listening(process).fileno(),)
+                argv = [*argv, "--fd", str(fds[0])]
+            process.popen = subprocess.Popen(argv, cwd=ROOT, env=self.environ, stdout=out, pass_fds=fds,
                                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                              process_group=self.watchdog.pid)
+        process.started_at, process.restart_at = time.monotonic(), None
         self.processes[process.name] = process
+
+    def _listening(self, process: Process) -> socket.socket:
+        if process.name not in self.sockets:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(process.listen)
+            sock.listen(2048)
+            self.sockets[process.name] = sock
+        return self.sockets[process.name]
 
     def _wait(self, process: Process, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -238,7 +277,7 @@ class Stack:
         """Stop one component (kill -9 when `hard`) and start it again: for durability tests."""
         process = self.processes[name]
         self._stop(process, hard=hard)
-        self._spawn(Process(process.name, process.argv, process.ready))
+        self._spawn(process)
         self._wait(self.processes[name])
 
     def kill(self, name: str) -> None:
@@ -246,11 +285,11 @@ class Stack:
 
     def revive(self, name: str) -> None:
         process = self.processes[name]
-        self._spawn(Process(process.name, process.argv, process.ready))
+        self._spawn(process)
         self._wait(self.processes[name])
 
     @staticmethod
-    def _stop(process: Process, hard: bool = False, timeout: float = 15) -> None:
+    def _stop(process: Process, hard: bool = False, timeout: float = STOP_TIMEOUT) -> None:
         if process.popen is None or process.popen.poll() is not None:
             return
         process.popen.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
@@ -260,7 +299,31 @@ class Stack:
             process.popen.kill()
             process.popen.wait()
 
+    def supervise(self) -> list[str]:
+        """Starts again any component that died (what `fieldops run` calls every half second), after a backoff
+        that doubles while it keeps dying soon after starting. Nothing is restarted once the stack is stopping.
+        Returns what it did, a line each, for the launcher to print."""
+        said = []
+        for process in list(self.processes.values()):
+            if self.stopping:
+                break
+            code, now = process.popen.poll(), time.monotonic()
+            if code is None:
+                continue
+            if process.restart_at is None:
+                quick = now - process.started_at < STABLE_AFTER
+                process.quick_deaths = process.quick_deaths + 1 if quick else 1
+                delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (process.quick_deaths - 1))
+                process.restart_at = now + delay
+                said.append(f"fieldops: {process.name} exited ({code}); restarting it in {delay:g}s "
+                            f"(see {process.log})")
+            elif now >= process.restart_at:
+                self._spawn(process)
+                said.append(f"fieldops: {process.name} restarted (pid {process.popen.pid})")
+        return said
+
     def stop(self) -> None:
+        self.stopping = True
         for process in reversed(list(self.processes.values())):
             self._stop(process)
         if self.watchdog is not None:
@@ -268,6 +331,9 @@ class Stack:
             self.watchdog.wait()
             self.watchdog = None
             self._unregister()
+        for sock in self.sockets.values():
+            sock.close()
+        self.sockets.clear()
 
     # --- the list of running stacks -----------------------------------------------------------------
     def _entry(self) -> Path:
@@ -304,6 +370,16 @@ class Stack:
         }
 
 
+def gateway_tracing(environ: dict[str, str]) -> dict:
+    """Traefik's OTLP tracing, when the standard OTEL_EXPORTER_OTLP_ENDPOINT is set: traces begin at the gateway,
+    which passes their context on to the services."""
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not endpoint:
+        return {}
+    return {"tracing": {"serviceName": "fieldops-gateway",
+                        "otlp": {"http": {"endpoint": f"{endpoint.rstrip('/')}/v1/traces"}}}}
+
+
 def port_is_free(host: str, port: int) -> bool:
     """Whether a server could listen here now. SO_REUSEADDR, as the servers set it: a port held only by
     connections closing after a stack stopped (TIME_WAIT) is free."""
@@ -333,30 +409,26 @@ def running_stacks() -> dict[int, dict]:
 # Which service answers which path: the public API under /api/v1, by prefix.
 ROUTES = {
     "intake": ["/api/v1/auth", "/api/v1/me", "/api/v1/users", "/api/v1/account-requests", "/api/v1/customers",
-               "/api/v1/assets", "/api/v1/requests", "/api/v1/changes", "/api/v1/openapi.json", "/api/v1/intake"],
+               "/api/v1/assets", "/api/v1/requests", "/api/v1/changes", "/api/v1/openapi.json", "/api/v1/intake",
+               "/api/v1/docs"],  # the whole gateway's docs page and the docs pages' local assets
     "routing": ["/api/v1/providers", "/api/v1/teams", "/api/v1/work-events", "/api/v1/work-orders",
                 "/api/v1/routing"],
     "invoicing": ["/api/v1/provider-invoices", "/api/v1/payment-runs", "/api/v1/payments", "/api/v1/invoices",
                   "/api/v1/invoicing"],
     "notifications": ["/api/v1/notifications", "/api/v1/notifications-service"],
 }
-PUBLIC = ["/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/password-reset", "/api/v1/openapi.json"]
-
-
 def gateway_routes(s: Settings) -> str:
-    """Traefik's file-provider routes (JSON is valid YAML). Every route but sign-in and password reset passes
-    forward-auth at intake first, so a deactivated user's token is refused at the gateway."""
+    """Traefik's file-provider routes (JSON is valid YAML). The gateway only routes: every service checks each
+    call's token itself (shared/auth.py), and `/internal` is never routed."""
     routers: dict = {}
     services: dict = {}
     for name, prefixes in ROUTES.items():
         services[name] = {"loadBalancer": {"servers": [{"url": s.service_url(name)}]}}
         rule = " || ".join(f"PathPrefix(`{p}`)" for p in prefixes)
-        routers[name] = {"rule": rule, "service": name, "entryPoints": ["web"], "middlewares": ["auth"]}
-    routers["public"] = {"rule": " || ".join(f"PathPrefix(`{p}`)" for p in PUBLIC) + " || PathRegexp(`^/api/v1/[a-z-]+/(docs|openapi.json)$`)",
-                         "service": "intake", "entryPoints": ["web"], "priority": 1000}
+        routers[name] = {"rule": rule, "service": name, "entryPoints": ["web"]}
     # The work-event list is served by intake beside the read copy it filters; actions go to routing.
     routers["work-events-list"] = {"rule": "Method(`GET`) && Path(`/api/v1/work-events`)", "service": "intake",
-                                   "entryPoints": ["web"], "middlewares": ["auth"], "priority": 900}
+                                   "entryPoints": ["web"], "priority": 900}
     for service_name in ("routing", "invoicing", "notifications"):
         routers[f"{service_name}-docs"] = {
             "rule": f"Path(`/api/v1/{service_name}/docs`) || Path(`/api/v1/{service_name}/openapi.json`)",
@@ -364,5 +436,4 @@ def gateway_routes(s: Settings) -> str:
     # The portal answers everything else (its own sign-in decides who may see a page).
     services["web"] = {"loadBalancer": {"servers": [{"url": s.service_url("web")}]}}
     routers["web"] = {"rule": "PathPrefix(`/`)", "service": "web", "entryPoints": ["web"], "priority": 1}
-    middlewares = {"auth": {"forwardAuth": {"address": f"{s.service_url('intake')}/internal/auth/check"}}}
-    return json.dumps({"http": {"routers": routers, "services": services, "middlewares": middlewares}}, indent=1)
+    return json.dumps({"http": {"routers": routers, "services": services}}, indent=1)

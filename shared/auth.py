@@ -1,10 +1,13 @@
 """Passwords (argon2) and bearer tokens (JWT) shared by every service.
 
-Identity comes from the token each service verifies; whether the user is still active is checked by the
-intake service on every call (the gateway asks it through forward-auth), so a deactivation bites at once.
+Every service checks every call itself (`CurrentUser`): the token's signature, expiry, issuer and audience, then
+whether its user is still active, of the same role and token version. Intake answers that from its own users
+table; the other services ask intake (`/internal/auth/check`, with the service credential), never from a cache,
+so a deactivation bites at once everywhere.
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -17,12 +20,14 @@ from pydantic import BaseModel, ValidationError
 
 from shared.contracts.enums import Role
 from shared.contracts.models import Actor
+from shared.internal import CLIENT_HEADER, CREDENTIAL_HEADER, is_service, token_is_current
 from shared.settings import get_settings
 
 ALGORITHM = "HS256"
 REFRESH = "refresh"
 _hasher = PasswordHasher()
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+REVOKED = "this account is deactivated or the token was revoked"
 
 
 def hash_password(password: str) -> str:
@@ -58,8 +63,13 @@ def issue_token(p: Principal) -> tuple[str, int]:
     settings = get_settings()
     ttl = int(settings.token_ttl.total_seconds())
     now = int(datetime.now(timezone.utc).timestamp())
-    claims = {"sub": str(p.user_id), "iat": now, "exp": now + ttl, **p.model_dump(exclude={"user_id"}, mode="json")}
+    claims = {"sub": str(p.user_id), "iat": now, "exp": now + ttl, **_addressed(settings),
+              **p.model_dump(exclude={"user_id"}, mode="json")}
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), ttl
+
+
+def _addressed(settings) -> dict:
+    return {"iss": settings.token_issuer, "aud": settings.token_audience}
 
 
 def issue_refresh_token(p: Principal, session_started: int | None = None) -> tuple[str, int]:
@@ -70,13 +80,15 @@ def issue_refresh_token(p: Principal, session_started: int | None = None) -> tup
     started = session_started or now
     expires = started + int(settings.session_ttl.total_seconds())
     claims = {"sub": str(p.user_id), "typ": REFRESH, "iat": now, "sid": started, "exp": expires,
-              "token_version": p.token_version}
+              "token_version": p.token_version, **_addressed(settings)}
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), expires - now
 
 
 def _claims(token: str) -> dict:
     try:
-        claims = jwt.decode(token, get_settings().secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        settings = get_settings()
+        claims = jwt.decode(token, settings.secret_key, algorithms=[ALGORITHM], issuer=settings.token_issuer,
+                            audience=settings.token_audience, options={"require": ["exp", "sub", "iss", "aud"]})
         if not 0 < int(claims["sub"]) < 2**31:  # a user id, as the users table holds it
             raise ValueError("sub out of range")
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
@@ -101,10 +113,24 @@ def decode_refresh_token(token: str) -> dict:
     return claims
 
 
-def current_principal(token: Annotated[str | None, Depends(bearer)]) -> Principal:
+# Whether the token's user is still active, of the token's role and token version. Intake registers one that reads
+# its users table (app.state.is_current); every other service asks intake.
+IsCurrent = Callable[[Request, Principal, str], Awaitable[bool]]
+
+
+async def ask_intake(request: Request, principal: Principal, token: str) -> bool:
+    return await token_is_current(get_settings(), token)
+
+
+async def current_principal(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Principal:
+    """The one dependency behind every authenticated route of every service."""
     if not token:
         raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
-    return decode_token(token)
+    principal = decode_token(token)
+    is_current: IsCurrent = getattr(request.app.state, "is_current", ask_intake)
+    if not await is_current(request, principal, token):
+        raise HTTPException(401, REVOKED, headers={"WWW-Authenticate": "Bearer"})
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
@@ -117,5 +143,10 @@ def need(user: Principal, *roles: Role) -> None:
 
 
 def client_ip(request: Request) -> str:
+    """The caller's address: the portal's word for the person it signs in (with the service credential), else the
+    gateway's X-Forwarded-For (it replaces whatever a client sent), else the connection's own address."""
+    on_behalf = request.headers.get(CLIENT_HEADER)
+    if on_behalf and is_service(request.headers.get(CREDENTIAL_HEADER)):
+        return on_behalf.strip()
     forwarded = request.headers.get("x-forwarded-for")
     return forwarded.split(",")[0].strip() if forwarded else (request.client.host if request.client else "")

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
@@ -56,11 +57,25 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+class ResilientSession(AsyncSession):
+    """Ends cleanly on a connection the server closed. A request that held a connection across a database restart
+    (waiting on its workflow, say) has its answer ready, but the rollback that ends its session fails on the dead
+    connection; raised then, after the answer, the error would reach the client as a broken response."""
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            await self.invalidate()  # nothing is left to roll back: let the pool drop the connection
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=ResilientSession)
 
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:

@@ -6,16 +6,17 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import HTTPException, Query
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from shared.contracts.enums import BillingStatus, Kind, Priority, Status
 from shared.contracts.models import RequestState
-from shared.contracts.names import request_workflow_id
+from shared.contracts.names import STATE_QUERY, request_workflow_id
 
 ERROR_STATUS = {"Conflict": 409, "NotFound": 404, "Invalid": 422, "Forbidden": 403}
 
@@ -52,6 +53,74 @@ MAX_LIMIT = 200
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page, 1 to 200")]
 Cursor = Annotated[str | None, Query(max_length=1000, description="the `next_cursor` of the previous page")]
 
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; each list names its own subclass, e.g. `class ProviderPage(Page[ProviderOut])`."""
+
+    items: list[T]
+    next_cursor: str | None = Field(description="send it back as `?cursor=` for the next page; null on the last")
+
+
+# --- error answers, as the OpenAPI document declares them ------------------------------------------------
+class Problem(BaseModel):
+    """Every refusal but a malformed field: what went wrong, in words."""
+
+    detail: str = Field(examples=["request SR-000123 not found"])
+
+
+class InputIssue(BaseModel):
+    model_config = ConfigDict(extra="allow")  # pydantic adds `input` and `ctx` where it has them
+    loc: list[str | int] = Field(examples=[["body", "summary"]])
+    msg: str = Field(examples=["String should have at least 1 character"])
+    type: str = Field(examples=["string_too_short"])
+
+
+class InvalidInput(BaseModel):
+    """A 422: one issue per field that does not fit, or a sentence when well-formed input is refused."""
+
+    detail: list[InputIssue] | str
+
+
+ERRORS = {
+    400: "a malformed cursor or link",
+    401: "no token, or a token that is invalid, expired or revoked",
+    403: "the caller's role may not do this",
+    404: "no such object, or one the caller may not see",
+    409: "not allowed in the object's current state (the detail names it)",
+    413: "the request body is larger than 1 MB",
+    422: "a field is missing or does not fit, or the input is refused",
+    429: "too many attempts; wait for Retry-After",
+    502: "a service this one asks did not answer as expected",
+    503: "a store this answer needs is down; try again",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of an operation for the error statuses it may answer besides those every operation has
+    (401, 422 and 413 are added from its token, parameters and body: shared.openapi)."""
+    return {code: {"model": InvalidInput if code == 422 else Problem, "description": ERRORS[code]}
+            for code in codes}
+
+
+class RequestStateOut(BaseModel):
+    """A request's state after a transition (shared.contracts.views.public_state)."""
+
+    number: str = Field(examples=["SR-000123"])
+    status: Status
+    billing_status: BillingStatus
+    customer_id: int
+    priority: Priority
+    kind: Kind
+    work_order_number: str | None = Field(examples=["600010001"])
+    provider_id: int | None
+    scheduled_for: datetime | None
+    payment_reference: str | None
+    accept_by: datetime | None
+    due_at: datetime | None
+    sla_breached: bool
+
 
 async def update_request(client: Client, number: str, update: str, command: Any,
                          idempotency_key: str | None = None) -> RequestState:
@@ -79,7 +148,7 @@ async def update_request(client: Client, number: str, update: str, command: Any,
             raise
         # The workflow has ended (paid or cancelled) or never existed.
         try:
-            state = await handle.query("state", result_type=RequestState)
+            state = await handle.query(STATE_QUERY, result_type=RequestState)
         except RPCError:
             raise HTTPException(404, f"request {number} not found") from exc
         raise HTTPException(409, f"cannot {update.replace('_', ' ')} {number}: its status is "

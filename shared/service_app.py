@@ -16,7 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,14 +25,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from shared import observability
 from shared.db import Database
 from shared.idempotency import IdempotentReplay
+from shared.openapi import add_docs
 from shared.settings import Settings, get_settings
 from shared.temporal import connect
 
 log = logging.getLogger("fieldops")
 # A request body is JSON or a small form: files never pass through a service (uploads go straight to S3).
 MAX_BODY_BYTES = 1024 * 1024
+DRAIN_AT_MOST = 16 * 1024 * 1024
+# On SIGTERM, after uvicorn has drained in-flight requests: how long running activities may take to finish
+# before they are cancelled (and retried elsewhere). Activities here take well under a second.
+ACTIVITY_GRACE = timedelta(seconds=10)
 
 
 class ServiceState:
@@ -46,13 +52,17 @@ class ServiceState:
 def create_app(service: str, routers: Sequence[APIRouter],
                activities: Callable[[ServiceState], list[Callable[..., Any]]],
                max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    observability.setup(service)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ServiceState(service, get_settings())
+        observability.trace_database(state.db.engine)
         state.temporal = await connect(state.settings)
         app.state.svc = state
         worker = Worker(state.temporal, task_queue=service, activities=activities(state),
-                        graceful_shutdown_timeout=timedelta(seconds=5), max_concurrent_activities=50)
+                        graceful_shutdown_timeout=ACTIVITY_GRACE, max_concurrent_activities=50,
+                        interceptors=[observability.ActivityMetrics(service)])
         task = asyncio.create_task(worker.run(), name=f"{service}-activity-worker")
         try:
             yield
@@ -61,16 +71,19 @@ def create_app(service: str, routers: Sequence[APIRouter],
             await asyncio.gather(task, return_exceptions=True)
             await state.db.dispose()
 
-    app = FastAPI(title=f"fieldops {service}", lifespan=lifespan, docs_url=f"/api/v1/{service}/docs",
+    # The docs page is add_docs' own: FastAPI's would load Swagger UI from a CDN.
+    app = FastAPI(title=f"fieldops {service}", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=f"/api/v1/{service}/openapi.json")
     for router in routers:
         app.include_router(router)
+    add_docs(app, service)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
     harden(app, max_body_bytes)
+    observability.instrument_app(app, service)
     return app
 
 
@@ -86,6 +99,9 @@ def harden(app: FastAPI, max_body_bytes: int = MAX_BODY_BYTES) -> None:
     # OverflowError, PostgreSQL a DataError), a NUL character in PostgreSQL text, and the like.
     app.add_exception_handler(OverflowError, out_of_range)
     app.add_exception_handler(DataError, out_of_range)
+    # The database not answering (restarting, unreachable, SQLite busy past its timeout) is passing: a 503 that
+    # says to try again, not a 500.
+    app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(Exception, server_error)
 
 
@@ -112,20 +128,25 @@ def is_json(content_type: str | None) -> bool:
     return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
 
 
-def has_non_finite_number(body: bytes) -> bool:
+def json_problem(body: bytes) -> str | None:
+    """What makes a JSON body unreadable that FastAPI would not answer with a 422 itself: NaN or Infinity, or
+    bytes in no Unicode encoding (FastAPI's answer to those is a 400 of its own wording)."""
     try:
         json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except NotFinite:
-        return True
+        return "NaN and Infinity are not JSON numbers"
+    except UnicodeDecodeError:
+        return "the body is not text in UTF-8 (or UTF-16 or UTF-32)"
     except (ValueError, RecursionError):
-        return False  # not JSON at all: the route's own parsing answers that
-    return False
+        return None  # not JSON at all: the route's own parsing answers that
+    return None
 
 
 class BodyGuard:
     """Reads a request's body before any route does. Above `max_bytes` it is a 413; a JSON body holding NaN or
     Infinity (not JSON, though Python's parser takes them) is a 422, before a route could store one or echo it
-    in an error that cannot be written as JSON. Anything else is handed on unchanged."""
+    in an error that cannot be written as JSON; so is one that is not text (json_problem). Anything else is
+    handed on unchanged."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -147,13 +168,12 @@ class BodyGuard:
                 return  # the client went away
             body += message.get("body", b"")
             if len(body) > self.max_bytes:
-                await self.too_large(scope, receive, send)
+                await self.too_large(scope, receive, send, more=message.get("more_body", False))
                 return
             if not message.get("more_body", False):
                 break
-        if body and is_json(headers.get("content-type")) and has_non_finite_number(bytes(body)):
-            error = {"type": "json_invalid", "loc": ["body"], "msg": "NaN and Infinity are not JSON numbers",
-                     "input": None}
+        if body and is_json(headers.get("content-type")) and (problem := json_problem(bytes(body))):
+            error = {"type": "json_invalid", "loc": ["body"], "msg": problem, "input": None}
             await JSONResponse({"detail": [error]}, status_code=422)(scope, receive, send)
             return
 
@@ -168,7 +188,16 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
-    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def too_large(self, scope: Scope, receive: Receive, send: Send, more: bool = True) -> None:
+        # The rest of a moderately large body is read and dropped first: a proxy still sending it when the
+        # connection closes would answer its client 502 instead of this 413.
+        drained = 0
+        while more and drained <= DRAIN_AT_MOST:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            drained += len(message.get("body", b""))
+            more = message.get("more_body", False)
         megabytes = self.max_bytes / (1024 * 1024)
         response = JSONResponse({"detail": f"the request body is larger than {megabytes:g} MB"}, status_code=413,
                                 headers={"Connection": "close"})
@@ -210,6 +239,12 @@ async def idempotent_replay(request: Request, exc: IdempotentReplay) -> Response
 async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
     log.warning("%s %s: a value the database refused: %s", request.method, request.url.path, exc)
     return JSONResponse({"detail": "a value in the request is out of range or not allowed"}, status_code=422)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: the database did not answer: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": "the service's database is not answering; try again in a few seconds"},
+                        status_code=503, headers={"Retry-After": "5"})
 
 
 async def server_error(request: Request, exc: Exception) -> JSONResponse:

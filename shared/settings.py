@@ -1,6 +1,7 @@
 """One settings object for the whole stack, read from FIELDOPS_* environment variables.
 
-Every default is the one `make run` uses; production overrides them through the environment.
+Every default is the one `make run` uses; production overrides them through the environment. Secrets have no
+default outside an explicit local mode (FIELDOPS_ENV=local or test): `fieldops run` makes its own per data folder.
 """
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.contracts.clocks import Clocks
 
 DEV_SECRET = "fieldops-dev-secret-change-me-in-production"
+# The secrets a development process may go without: FIELDOPS_ENV=local or test fills them in, any other mode refuses to
+# start until each is set.
+LOCAL_SECRETS = {"secret_key": DEV_SECRET, "s3_secret_key": "fieldops-dev-s3-secret",
+                 "internal_token": "fieldops-dev-internal-token"}
+LOCAL_MODES = ("local", "test")
 SERVICES = ("intake", "routing", "invoicing", "notifications")
 
 
@@ -31,9 +37,16 @@ Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FIELDOPS_", extra="ignore")
 
-    env: Literal["dev", "test", "production"] = "dev"
+    # Anything but an explicit local mode is production: no secret has a default there.
+    env: Literal["local", "test", "production"] = "production"
     data_dir: Path = Path(".fieldops")
-    secret_key: str = DEV_SECRET
+    # Signs tokens and portal sessions.
+    secret_key: str | None = None
+    # The service credential: every call to another service's /internal routes carries it.
+    internal_token: str | None = None
+    # Every token names who issued it and for whom; a token naming another issuer or audience is refused.
+    token_issuer: str = "fieldops"
+    token_audience: str = "fieldops-api"
     token_ttl: Duration = timedelta(hours=1)
     # A portal session lasts a working day from sign-in: the refresh token's lifetime. Access tokens stay short.
     session_ttl: Duration = timedelta(hours=10)
@@ -61,13 +74,15 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     # Where operators open a request's workflow in the Temporal UI (the portal links there); the local stack's.
     temporal_ui_url: str | None = None
+    # host:port of the workflow worker's Prometheus /metrics (it has no HTTP API); default the local stack's port.
+    worker_metrics_address: str | None = None
 
     s3_endpoint: str | None = None
     # The S3 address a browser reaches, when it is not the one the services use (containers: the services talk to
     # http://minio:9000, a browser on the host to http://localhost:9000). Only presigned URLs carry it.
     s3_public_endpoint: str | None = None
     s3_access_key: str = "fieldops"
-    s3_secret_key: str = "fieldops-dev-s3-secret"
+    s3_secret_key: str | None = None
     s3_bucket: str = "fieldops-attachments"
     s3_region: str = "us-east-1"
 
@@ -93,9 +108,17 @@ class Settings(BaseSettings):
     upload_abandoned_after: Duration = timedelta(hours=24)
 
     @model_validator(mode="after")
-    def _refuse_dev_secret_in_production(self) -> "Settings":
-        if self.env == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("FIELDOPS_SECRET_KEY must be set in production")
+    def _secrets(self) -> "Settings":
+        if self.env in LOCAL_MODES:
+            for name, default in LOCAL_SECRETS.items():
+                if not getattr(self, name):
+                    setattr(self, name, default)
+            return self
+        unset = [f"FIELDOPS_{name.upper()}" for name, default in LOCAL_SECRETS.items()
+                 if getattr(self, name) in (None, "", default)]
+        if unset:
+            raise ValueError(f"set {', '.join(unset)} to long random values (FIELDOPS_ENV={self.env}; only "
+                             f"FIELDOPS_ENV=local or test has development defaults)")
         return self
 
     # --- derived addresses of the local stack -------------------------------------------------

@@ -20,6 +20,8 @@ ADMIN_PASSWORD = "admin-password-for-tests"
 # 32768, where Linux picks the local ports of outgoing connections. A stack spans 2,100 ports: the session
 # stack uses the offset, the PostgreSQL, durability and restart stacks +3000, +6000 and +9000.
 PORT_OFFSET = int(os.environ.get("FIELDOPS_TEST_PORT_OFFSET", "10000"))
+# The tests' own process reads settings too (to sign a token of its own, say): test mode, with its fixed secrets.
+os.environ.setdefault("FIELDOPS_ENV", "test")
 
 # Short clocks would make the shared stack's requests expire mid-test: the e2e stacks keep production clocks;
 # workflow tests use the time-skipping server instead. Schedule intervals are aligned to the epoch, so a daily

@@ -1,37 +1,37 @@
-"""Accounts: sign-in, users, profiles, password reset, and the gateway's forward-auth check."""
+"""Accounts: sign-in, users, profiles, password reset, and the token check every service asks on every call."""
 from __future__ import annotations
 
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-import httpx
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, HTTPException, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import or_, select, update
 
 from services.intake.deps import ActiveUser, id_page
 from services.intake import customers
-from services.intake.models import AccountRequest, Customer, PasswordReset, SignInFailure, User
+from services.intake import throttle
+from services.intake.models import AccountRequest, Customer, PasswordReset, User
 from services.intake.schemas import (
-    AccountRequestIn, AccountRequestOut, DecisionIn, PasswordChangeIn, PasswordResetConfirm, PasswordResetIn,
-    ProfilePatch, RefreshIn, TokenOut, UserIn, UserOut,
+    AccountRequestIn, AccountRequestOut, AccountRequestPage, DecisionIn, PasswordChangeIn, PasswordResetConfirm,
+    PasswordResetIn, ProfilePatch, RefreshIn, ResetRequested, TokenOut, UserIn, UserOut, UserPage,
 )
 from shared import mailer
 from shared.auth import (
-    Principal, decode_refresh_token, decode_token, hash_password, issue_refresh_token, issue_token, need,
-    verify_password,
+    REVOKED, Principal, client_ip, decode_refresh_token, decode_token, hash_password, issue_refresh_token, issue_token,
+    need, verify_password,
 )
 from shared.contracts.enums import Role
 from shared.db import utcnow
+from shared.http import Cursor, Id, Limit, errors
+from shared.internal import internal_get, require_service
 from shared.service_app import SessionDep, StateDep
 
 router = APIRouter(prefix="/api/v1")
-internal = APIRouter(prefix="/internal", include_in_schema=False)
+internal = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(require_service)])
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
 RESET_VALID = timedelta(hours=1)
 INVITATION_VALID = timedelta(days=3)
 # Verified when the address is unknown, so a wrong address costs as long as a wrong password (no enumeration).
@@ -44,25 +44,18 @@ def principal_of(user: User) -> Principal:
                      token_version=user.token_version)
 
 
-async def recent_failures(db, email: str) -> int:
-    """Wrong passwords given for `email` within the failure window."""
-    since = utcnow() - FAILURE_WINDOW
-    return (await db.execute(select(func.count()).select_from(SignInFailure)
-                             .where(SignInFailure.email == email, SignInFailure.at >= since))).scalar_one()
-
-
-@router.post("/auth/token", response_model=TokenOut, tags=["auth"])
-async def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep) -> TokenOut:
-    email = form.username.strip().lower()
-    if await recent_failures(db, email) >= MAX_FAILURES:
-        raise HTTPException(429, "too many failed sign-ins; try again later", headers={"Retry-After": "900"})
+@router.post("/auth/token", response_model=TokenOut, tags=["auth"],
+             responses={401: {"description": "wrong email or password"},
+                        429: {"description": "too many failed sign-ins from this client address; see Retry-After"}})
+async def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, db: SessionDep) -> TokenOut:
+    email, address = form.username.strip().lower(), client_ip(request)
+    await throttle.admit(db, email, address)
     user = (await db.execute(select(User).where(User.email == email))).scalar_one_or_none()
     valid = verify_password(user.password_hash if user else _DUMMY_HASH, form.password)
     if user is None or not user.active or not valid:
-        db.add(SignInFailure(email=email))
-        await db.commit()
+        await throttle.record_failure(db, email, address)
         raise HTTPException(401, "wrong email or password", headers={"WWW-Authenticate": "Bearer"})
-    await db.execute(delete(SignInFailure).where(SignInFailure.email == email))
+    await throttle.clear_account(db, email)
     await db.commit()
     return token_pair(user)
 
@@ -88,9 +81,7 @@ async def refresh(body: RefreshIn, db: SessionDep) -> TokenOut:
 
 
 async def check_provider_exists(state, provider_id: int) -> bool:
-    async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.get(f"{state.settings.service_url('routing')}/internal/providers/{provider_id}")
-    return response.status_code == 200
+    return await internal_get(state.settings, "routing", f"providers/{provider_id}") is not None
 
 
 async def create_user(db, body: UserIn) -> User:
@@ -103,7 +94,7 @@ async def create_user(db, body: UserIn) -> User:
     return user
 
 
-@router.post("/users", status_code=201, response_model=UserOut, tags=["accounts"])
+@router.post("/users", status_code=201, response_model=UserOut, tags=["accounts"], responses=errors(403, 409))
 async def post_user(body: UserIn, user: ActiveUser, db: SessionDep, state: StateDep) -> User:
     need(user, Role.admin)
     if body.role == Role.customer:
@@ -125,9 +116,9 @@ async def post_user(body: UserIn, user: ActiveUser, db: SessionDep, state: State
     return created
 
 
-@router.get("/users", tags=["accounts"])
-async def list_users(user: ActiveUser, db: SessionDep, customer_id: int | None = None, role: Role | None = None,
-                     q: str | None = None, limit: int = 50, cursor: str | None = None) -> dict:
+@router.get("/users", response_model=UserPage, tags=["accounts"], responses=errors(403))
+async def list_users(user: ActiveUser, db: SessionDep, customer_id: Id | None = None, role: Role | None = None,
+                     q: Annotated[str | None, Query(max_length=200)] = None, limit: Limit = 50, cursor: Cursor = None):
     """Admins see everyone; an organisation admin sees its own organisation's contacts (and nobody else).
     `q` finds users by part of their name or email."""
     query = select(User)
@@ -151,8 +142,8 @@ def lock_out(target: User) -> None:
     target.token_version += 1  # every token issued so far stops working at once
 
 
-@router.post("/users/{user_id}/deactivate", status_code=204, tags=["accounts"])
-async def deactivate(user_id: int, user: ActiveUser, db: SessionDep) -> Response:
+@router.post("/users/{user_id}/deactivate", status_code=204, tags=["accounts"], responses=errors(403, 404))
+async def deactivate(user_id: Id, user: ActiveUser, db: SessionDep) -> Response:
     need(user, Role.admin)
     target = await db.get(User, user_id)
     if target is None:
@@ -191,17 +182,15 @@ def field_error(field: str, message: str) -> list[dict]:
 async def change_password(body: PasswordChangeIn, user: ActiveUser, db: SessionDep) -> TokenOut:
     """Change one's own password, giving the current one. Every token issued so far stops working (other
     browsers and devices are signed out); the answer is a fresh token pair for the caller, as at sign-in.
-    Wrong current passwords count as failed sign-ins (the same limit of five in fifteen minutes)."""
+    Wrong current passwords count as failed sign-ins (the same throttling: see `POST /auth/token`)."""
     me = await db.get(User, user.user_id)
-    if await recent_failures(db, me.email) >= MAX_FAILURES:
-        raise HTTPException(429, "too many wrong passwords; try again later", headers={"Retry-After": "900"})
+    await throttle.admit(db, me.email, None)
     if not verify_password(me.password_hash, body.current_password):
-        db.add(SignInFailure(email=me.email))
-        await db.commit()
+        await throttle.record_failure(db, me.email, None)
         raise HTTPException(422, field_error("current_password", "this is not your current password"))
     if body.new_password == body.current_password:
         raise HTTPException(422, field_error("new_password", "the new password must differ from the current one"))
-    await db.execute(delete(SignInFailure).where(SignInFailure.email == me.email))
+    await throttle.clear_account(db, me.email)
     me.password_hash = hash_password(body.new_password)
     me.token_version += 1
     await db.commit()
@@ -222,8 +211,8 @@ def password_link(db, settings, user: User, valid: timedelta, subject: str, text
                                 f"<password-reset.{_token_hash(token)[:24]}@fieldops>")
 
 
-@router.post("/auth/password-reset", status_code=202, tags=["auth"])
-async def password_reset(body: PasswordResetIn, db: SessionDep, state: StateDep, tasks: BackgroundTasks) -> dict:
+@router.post("/auth/password-reset", status_code=202, response_model=ResetRequested, tags=["auth"])
+async def password_reset(body: PasswordResetIn, db: SessionDep, state: StateDep, tasks: BackgroundTasks):
     # The same answer, as fast, whether or not the address exists: the email is sent after the response.
     user = (await db.execute(select(User).where(User.email == body.email.strip().lower()))).scalar_one_or_none()
     if user is not None and user.active:
@@ -248,7 +237,7 @@ async def password_reset_confirm(body: PasswordResetConfirm, db: SessionDep) -> 
     # This link and every other outstanding link of the user stop working; old tokens are revoked.
     await db.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
                      .values(used_at=now))
-    await db.execute(delete(SignInFailure).where(SignInFailure.email == user.email))
+    await throttle.clear_account(db, user.email)
     user.password_hash = hash_password(body.new_password)
     user.token_version += 1
     await db.commit()
@@ -257,16 +246,26 @@ async def password_reset_confirm(body: PasswordResetConfirm, db: SessionDep) -> 
     return Response(status_code=204)
 
 
+async def is_current(db, principal: Principal) -> bool:
+    """Whether the token's user is still active, of the token's role, and the token of its current version."""
+    user = await db.get(User, principal.user_id)
+    return (user is not None and user.active and user.token_version == principal.token_version
+            and user.role == principal.role.value)
+
+
+async def token_is_current(request: Request, principal: Principal, token: str) -> bool:
+    """Intake's own answer for `shared.auth.current_principal`: from its users table, no hop."""
+    async with request.app.state.svc.db.sessions() as db:
+        return await is_current(db, principal)
+
+
 @internal.get("/auth/check")
-async def forward_auth(db: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Response:
-    """Traefik forward-auth: every routed call passes here first; a 401 stops it at the gateway."""
+async def auth_check(db: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Response:
+    """The other services ask this on every call, with the caller's bearer token: 200 while it is good, else 401."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
-    principal = decode_token(authorization.split(" ", 1)[1])
-    user = await db.get(User, principal.user_id)
-    if user is None or not user.active or user.token_version != principal.token_version:
-        raise HTTPException(401, "this account is deactivated or the token was revoked",
-                            headers={"WWW-Authenticate": "Bearer"})
+    if not await is_current(db, decode_token(authorization.split(" ", 1)[1])):
+        raise HTTPException(401, REVOKED, headers={"WWW-Authenticate": "Bearer"})
     return Response(status_code=200)
 
 
@@ -276,7 +275,8 @@ def need_org_admin(user: Principal) -> None:
         raise HTTPException(403, "only an organisation admin asks for accounts or deactivations")
 
 
-@router.post("/account-requests", status_code=201, response_model=AccountRequestOut, tags=["accounts"])
+@router.post("/account-requests", status_code=201, response_model=AccountRequestOut, tags=["accounts"],
+             responses=errors(403, 404, 409))
 async def create_account_request(body: AccountRequestIn, user: ActiveUser, db: SessionDep,
                                  key: customers.IdempotencyKey = None):
     """An organisation admin asks for a new contact of its own organisation (`action: create` with `email`,
@@ -308,9 +308,10 @@ async def create_account_request(body: AccountRequestIn, user: ActiveUser, db: S
     return await customers.idempotency.store_created(db, key, where, body, row, AccountRequestOut)
 
 
-@router.get("/account-requests", tags=["accounts"])
-async def list_account_requests(user: ActiveUser, db: SessionDep, status: str | None = None,
-                                customer_id: int | None = None, limit: int = 50, cursor: str | None = None) -> dict:
+@router.get("/account-requests", response_model=AccountRequestPage, tags=["accounts"], responses=errors(403))
+async def list_account_requests(user: ActiveUser, db: SessionDep,
+                                status: Literal["pending", "done", "rejected"] | None = None,
+                                customer_id: Id | None = None, limit: Limit = 50, cursor: Cursor = None):
     """Admins see every organisation's requests (`?status=pending` is their queue); an organisation admin its own."""
     query = select(AccountRequest)
     if user.role == Role.admin:
@@ -334,8 +335,9 @@ async def pending_request(db, user: Principal, request_id: int) -> AccountReques
     return row
 
 
-@router.post("/account-requests/{request_id}/approve", response_model=AccountRequestOut, tags=["accounts"])
-async def approve_account_request(request_id: int, body: DecisionIn, user: ActiveUser, db: SessionDep,
+@router.post("/account-requests/{request_id}/approve", response_model=AccountRequestOut, tags=["accounts"],
+             responses=errors(403, 404, 409))
+async def approve_account_request(request_id: Id, body: DecisionIn, user: ActiveUser, db: SessionDep,
                                   state: StateDep, tasks: BackgroundTasks):
     """Admin: carry the request out. A new account gets an email with a single-use link to choose its password
     (valid three days); a deactivation locks the account out at once."""
@@ -361,8 +363,9 @@ async def approve_account_request(request_id: int, body: DecisionIn, user: Activ
     return row
 
 
-@router.post("/account-requests/{request_id}/reject", response_model=AccountRequestOut, tags=["accounts"])
-async def reject_account_request(request_id: int, body: DecisionIn, user: ActiveUser, db: SessionDep):
+@router.post("/account-requests/{request_id}/reject", response_model=AccountRequestOut, tags=["accounts"],
+             responses=errors(403, 404, 409))
+async def reject_account_request(request_id: Id, body: DecisionIn, user: ActiveUser, db: SessionDep):
     """Admin: decline the request, saying why in `comment`."""
     row = await pending_request(db, user, request_id)
     row.status, row.decided_by, row.decided_at, row.decision_comment = "rejected", user.user_id, utcnow(), body.comment

@@ -8,3 +8,5 @@ app = create_app(
      openapi.router],
     activities.build,
 )
+# Every authenticated call checks its token against intake's own users table (see shared.auth.current_principal).
+app.state.is_current = accounts.token_is_current

@@ -10,10 +10,12 @@ from services.intake import views
 from services.intake.deps import ActiveUser, id_page
 from services.intake.models import Asset, Customer, ServiceRequest, Site, idempotency_keys
 from services.intake.schemas import (
-    AssetDetail, AssetIn, AssetOut, AssetRequestOut, Counts, CustomerIn, CustomerOut, SiteIn, SiteOut,
+    AssetDetail, AssetIn, AssetOut, AssetPage, AssetRequestOut, Counts, CustomerIn, CustomerOut, CustomerPage, SiteIn,
+    SiteOut, SitePage,
 )
 from shared.auth import Principal, need
 from shared.contracts.enums import BUCKETS, Role
+from shared.http import Cursor, Id, Limit, errors
 from shared.idempotency import Idempotency
 from shared.service_app import SessionDep
 
@@ -39,7 +41,7 @@ def may_see_customer(user: Principal, customer_id: int) -> bool:
     return user.role == Role.customer and user.customer_id == customer_id
 
 
-@router.post("/customers", status_code=201, response_model=CustomerOut, tags=["customers"])
+@router.post("/customers", status_code=201, response_model=CustomerOut, tags=["customers"], responses=errors(403))
 async def create_customer(body: CustomerIn, user: ActiveUser, db: SessionDep, key: IdempotencyKey = None):
     need(user, *OPERATORS)
     if replay := await idempotency.replay(db, key, scope(user, "customers"), body):
@@ -48,10 +50,10 @@ async def create_customer(body: CustomerIn, user: ActiveUser, db: SessionDep, ke
                                CustomerOut)
 
 
-@router.get("/customers", tags=["customers"])
-async def list_customers(user: ActiveUser, db: SessionDep, q: str | None = None,
-                         id: Annotated[list[int] | None, Query(max_length=200)] = None, limit: int = 50,
-                         cursor: str | None = None) -> dict:
+@router.get("/customers", response_model=CustomerPage, tags=["customers"], responses=errors(403))
+async def list_customers(user: ActiveUser, db: SessionDep, q: Annotated[str | None, Query(max_length=200)] = None,
+                         id: Annotated[list[Id] | None, Query(max_length=200)] = None, limit: Limit = 50,
+                         cursor: Cursor = None):
     """`q` finds customers by a part of their name; `id` (repeatable) names the ones wanted, e.g. to label a page
     of work events with its customers' names in one call."""
     need(user, *OPERATORS, Role.accounts_receivable)
@@ -78,8 +80,8 @@ async def bucket_counts(db, customer_ids: list[int]) -> dict[int, Counts]:
     return {row.customer_id: Counts(**{b: int(getattr(row, b) or 0) for b in BUCKETS}) for row in rows}
 
 
-@router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
-async def get_customer(customer_id: int, user: ActiveUser, db: SessionDep):
+@router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"], responses=errors(404))
+async def get_customer(customer_id: Id, user: ActiveUser, db: SessionDep):
     customer = await db.get(Customer, customer_id)
     if customer is None or not may_see_customer(user, customer_id):
         raise HTTPException(404, "customer not found")
@@ -87,8 +89,9 @@ async def get_customer(customer_id: int, user: ActiveUser, db: SessionDep):
     return CustomerOut.model_validate(customer).model_copy(update={"counts": counts.get(customer_id, Counts())})
 
 
-@router.post("/customers/{customer_id}/sites", status_code=201, response_model=SiteOut, tags=["customers"])
-async def create_site(customer_id: int, body: SiteIn, user: ActiveUser, db: SessionDep, key: IdempotencyKey = None):
+@router.post("/customers/{customer_id}/sites", status_code=201, response_model=SiteOut, tags=["customers"],
+             responses=errors(403, 404))
+async def create_site(customer_id: Id, body: SiteIn, user: ActiveUser, db: SessionDep, key: IdempotencyKey = None):
     own = user.role == Role.customer and user.customer_id == customer_id
     if not (user.role in OPERATORS or own):
         raise HTTPException(404, "customer not found")
@@ -104,15 +107,16 @@ async def create_site(customer_id: int, body: SiteIn, user: ActiveUser, db: Sess
                                                           address=body.address), SiteOut)
 
 
-@router.get("/customers/{customer_id}/sites", tags=["customers"])
-async def list_sites(customer_id: int, user: ActiveUser, db: SessionDep) -> dict:
+@router.get("/customers/{customer_id}/sites", response_model=SitePage, tags=["customers"], responses=errors(404))
+async def list_sites(customer_id: Id, user: ActiveUser, db: SessionDep):
+    """Every site at once (`next_cursor` is always null)."""
     if not may_see_customer(user, customer_id):
         raise HTTPException(404, "customer not found")
     sites = (await db.execute(select(Site).where(Site.customer_id == customer_id).order_by(Site.id))).scalars()
     return {"items": [SiteOut.model_validate(s) for s in sites], "next_cursor": None}
 
 
-@router.post("/assets", status_code=201, response_model=AssetOut, tags=["assets"])
+@router.post("/assets", status_code=201, response_model=AssetOut, tags=["assets"], responses=errors(403, 404))
 async def create_asset(body: AssetIn, user: ActiveUser, db: SessionDep, key: IdempotencyKey = None):
     if not (user.role in OPERATORS or (user.role == Role.customer and user.customer_id == body.customer_id)):
         raise HTTPException(404 if user.role == Role.customer else 403, "customer not found"
@@ -137,9 +141,9 @@ async def create_asset(body: AssetIn, user: ActiveUser, db: SessionDep, key: Ide
                                Asset(**body.model_dump(exclude={"site", "site_id"}), site_id=site_id), AssetOut)
 
 
-@router.get("/assets", tags=["assets"])
-async def list_assets(user: ActiveUser, db: SessionDep, customer_id: int | None = None, q: str | None = None,
-                      limit: int = 50, cursor: str | None = None) -> dict:
+@router.get("/assets", response_model=AssetPage, tags=["assets"], responses=errors(403))
+async def list_assets(user: ActiveUser, db: SessionDep, customer_id: Id | None = None,
+                      q: Annotated[str | None, Query(max_length=200)] = None, limit: Limit = 50, cursor: Cursor = None):
     query = select(Asset)
     if user.role == Role.customer:
         if customer_id is not None and customer_id != user.customer_id:
@@ -157,8 +161,8 @@ async def list_assets(user: ActiveUser, db: SessionDep, customer_id: int | None 
     return await id_page(db, query, Asset.id, limit, cursor, AssetOut.model_validate)
 
 
-@router.get("/assets/{asset_id}", response_model=AssetDetail, tags=["assets"])
-async def get_asset(asset_id: int, user: ActiveUser, db: SessionDep):
+@router.get("/assets/{asset_id}", response_model=AssetDetail, tags=["assets"], responses=errors(404))
+async def get_asset(asset_id: Id, user: ActiveUser, db: SessionDep):
     asset = await db.get(Asset, asset_id)
     if asset is None or not (user.role in OPERATORS or (user.role == Role.customer and user.customer_id == asset.customer_id)):
         raise HTTPException(404, "asset not found")

@@ -19,6 +19,7 @@ from services.intake.models import ServiceRequest
 from services.intake.schemas import Counts, Overview, OverviewInvoices, OverviewNotifications
 from shared.auth import bearer, need
 from shared.contracts.enums import Role
+from shared.http import errors
 from shared.service_app import SessionDep, StateDep
 
 router = APIRouter(prefix="/api/v1")
@@ -34,7 +35,7 @@ async def _ask(client: httpx.AsyncClient, url: str) -> dict | None:
     return response.json() if response.status_code == 200 else None
 
 
-@router.get("/me/overview", response_model=Overview, tags=["accounts"])
+@router.get("/me/overview", response_model=Overview, tags=["accounts"], responses=errors(403))
 async def overview(user: ActiveUser, db: SessionDep, state: StateDep,
                    token: Annotated[str | None, Depends(bearer)]) -> Overview:
     """Customer: the ten most recently changed requests, the five dashboard counts, outstanding invoices with

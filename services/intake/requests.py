@@ -5,9 +5,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import RedirectResponse
 from sqlalchemy import and_, or_, select
 from temporalio.common import (
@@ -21,8 +21,9 @@ from services.intake.customers import IdempotencyKey, idempotency, like_pattern,
 from services.intake.deps import ActiveUser
 from services.intake.models import Asset, Attachment, Customer, RecommendationRow, ServiceRequest, Site, TimelineEntry
 from services.intake.schemas import (
-    AttachmentIn, AttachmentOut, CancelIn, CompleteIn, NoteIn, RecommendationIn, RecommendationOut, RequestIn,
-    RequestOut, RespondIn, TimelineOut,
+    AttachmentCompleteIn, AttachmentCreated, AttachmentIn, AttachmentOut, AttachmentPage, CancelIn, NoteIn,
+    RecommendationIn, RecommendationOut, RecommendationPage, RequestIn, RequestOut, RequestPage, RespondIn,
+    TimelineOut, TimelinePage,
 )
 from services.intake.service import format_request_number, next_number
 from services.intake.storage import MAX_BYTES, allowed_content_type, family, sniff, storage
@@ -31,14 +32,18 @@ from shared.contracts import names
 from shared.contracts.enums import BillingStatus, Priority, Role, Status
 from shared.contracts.models import CancelCommand, NoteAdded, RecommendCommand, RespondCommand, StartRequest
 from shared.db import utcnow
-from shared.http import decode_cursor, encode_cursor, parse_money, update_request
+from shared.http import Cursor, Id, Limit, decode_cursor, encode_cursor, errors, parse_money, update_request
+from shared.internal import require_service
 from shared.service_app import SessionDep, StateDep, TemporalDep
 from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, SLA_KEY, STATUS_KEY
 
 router = APIRouter(prefix="/api/v1")
-internal = APIRouter(prefix="/internal", include_in_schema=False)
+internal = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(require_service)])
 STAFF = (Role.dispatcher, Role.admin, Role.accounts_receivable)
 SORTS = {"created_at", "-created_at", "updated_at", "-updated_at"}
+Search = Annotated[str | None, Query(max_length=200, description="a part of what is sought, any case")]
+Statuses = Annotated[list[str] | None, Query(max_length=20, description="one or more statuses")]
+Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
 
 
 def visible(user: Principal, row: ServiceRequest) -> bool:
@@ -56,7 +61,7 @@ async def load_visible(db, user: Principal, number: str) -> ServiceRequest:
     return row
 
 
-@router.post("/requests", status_code=201, response_model=RequestOut, tags=["requests"])
+@router.post("/requests", status_code=201, response_model=RequestOut, tags=["requests"], responses=errors(403, 404))
 async def create_request(body: RequestIn, user: ActiveUser, db: SessionDep, state: StateDep, temporal: TemporalDep,
                          key: IdempotencyKey = None):
     if user.role == Role.customer:
@@ -104,7 +109,7 @@ async def start_workflow(temporal, clocks, row: ServiceRequest, user: Principal)
                          actor=user.actor(), clocks=clocks)
     try:
         await temporal.start_workflow(
-            "ServiceRequestWorkflow", start, id=names.request_workflow_id(row.number),
+            names.SERVICE_REQUEST_WORKFLOW, start, id=names.request_workflow_id(row.number),
             task_queue=names.WORKFLOW_TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes([
@@ -125,7 +130,6 @@ async def search_requests(db, user: Principal, *, q: str | None, status: list[st
         if s not in valid:
             raise HTTPException(422, f"unknown status {s}")
     status = views.status_filter(user, status)
-    limit = max(1, min(limit, 200))
     column = getattr(ServiceRequest, sort.lstrip("-"))
     descending = sort.startswith("-")
     query = select(ServiceRequest)
@@ -145,11 +149,8 @@ async def search_requests(db, user: Principal, *, q: str | None, status: list[st
         query = query.where(ServiceRequest.search_text.like(like_pattern(q.lower()), escape="\\"))
     if console is not None:
         query = console.apply(query)
-    if (after := decode_cursor(cursor)) is not None:
-        try:
-            value, last_id = datetime.fromisoformat(after["v"]), int(after["id"])
-        except (KeyError, ValueError, TypeError) as exc:
-            raise HTTPException(400, "invalid cursor") from exc
+    if (after := decode_cursor(cursor, v=datetime, id=int)) is not None:
+        value, last_id = after["v"], after["id"]
         if descending:
             query = query.where(or_(column < value, and_(column == value, ServiceRequest.id < last_id)))
         else:
@@ -165,11 +166,12 @@ async def search_requests(db, user: Principal, *, q: str | None, status: list[st
     return {"items": [views.request_out(user, r) for r in rows], "next_cursor": next_cursor}
 
 
-@router.get("/requests", tags=["requests"])
-async def list_requests(user: ActiveUser, db: SessionDep, q: str | None = None,
-                        status: Annotated[list[str] | None, Query()] = None, priority: Priority | None = None,
-                        customer_id: int | None = None, sort: str = "-created_at", limit: int = 50,
-                        cursor: str | None = None) -> dict:
+@router.get("/requests", response_model=RequestPage, tags=["requests"])
+async def list_requests(user: ActiveUser, db: SessionDep, q: Search = None, status: Statuses = None,
+                        priority: Priority | None = None, customer_id: Id | None = None, sort: Sort = "-created_at",
+                        limit: Limit = 50, cursor: Cursor = None):
+    """Newest first by default; `q` finds a part of the number, summary, asset, serial number or site; `status`
+    may repeat. A customer sees its own requests, a provider those it holds."""
     return await search_requests(db, user, q=q, status=status, priority=priority, customer_id=customer_id,
                                  provider_id=None, sort=sort, limit=limit, cursor=cursor)
 
@@ -200,14 +202,13 @@ class ConsoleFilters:
         return query
 
 
-@router.get("/work-events", tags=["work-events"])
-async def list_work_events(user: ActiveUser, db: SessionDep, q: str | None = None,
-                           status: Annotated[list[str] | None, Query()] = None, priority: Priority | None = None,
-                           customer_id: int | None = None, provider_id: int | None = None,
-                           created_from: date | None = None, created_to: date | None = None,
-                           due_from: date | None = None, due_to: date | None = None,
+@router.get("/work-events", response_model=RequestPage, tags=["work-events"], responses=errors(403))
+async def list_work_events(user: ActiveUser, db: SessionDep, q: Search = None, status: Statuses = None,
+                           priority: Priority | None = None, customer_id: Id | None = None,
+                           provider_id: Id | None = None, created_from: date | None = None,
+                           created_to: date | None = None, due_from: date | None = None, due_to: date | None = None,
                            sla_breached: bool | None = None, billing_status: BillingStatus | None = None,
-                           sort: str = "-created_at", limit: int = 50, cursor: str | None = None) -> dict:
+                           sort: Sort = "-created_at", limit: Limit = 50, cursor: Cursor = None):
     """The operators' console list (served here, beside the read copy it filters). Besides the request list's
     filters: `created_from`/`created_to`, `due_from`/`due_to` (dates, both ends included), `sla_breached`
     (true/false) and `billing_status`."""
@@ -217,20 +218,22 @@ async def list_work_events(user: ActiveUser, db: SessionDep, q: str | None = Non
                                  provider_id=provider_id, sort=sort, limit=limit, cursor=cursor, console=console)
 
 
-@router.get("/requests/{number}", response_model=RequestOut, tags=["requests"])
+@router.get("/requests/{number}", response_model=RequestOut, tags=["requests"], responses=errors(404))
 async def get_request(number: str, user: ActiveUser, db: SessionDep):
     return views.request_out(user, await load_visible(db, user, number))
 
 
-@router.get("/requests/{number}/timeline", tags=["requests"])
-async def timeline(number: str, user: ActiveUser, db: SessionDep) -> dict:
+@router.get("/requests/{number}/timeline", response_model=TimelinePage, tags=["requests"], responses=errors(404))
+async def timeline(number: str, user: ActiveUser, db: SessionDep):
+    """Every entry at once, oldest first (`next_cursor` is always null)."""
     await load_visible(db, user, number)
     rows = (await db.execute(select(TimelineEntry).where(TimelineEntry.request_number == number)
                              .order_by(TimelineEntry.at, TimelineEntry.id))).scalars()
     return {"items": views.timeline_out(user, rows), "next_cursor": None}
 
 
-@router.post("/requests/{number}/notes", status_code=201, response_model=TimelineOut, tags=["requests"])
+@router.post("/requests/{number}/notes", status_code=201, response_model=TimelineOut, tags=["requests"],
+             responses=errors(404))
 async def add_note(number: str, body: NoteIn, user: ActiveUser, db: SessionDep, temporal: TemporalDep,
                    key: IdempotencyKey = None):
     row = await load_visible(db, user, number)
@@ -248,19 +251,20 @@ async def add_note(number: str, body: NoteIn, user: ActiveUser, db: SessionDep, 
     try:
         # The workflow sends the emails, once, even if this process dies right after.
         await temporal.get_workflow_handle(names.request_workflow_id(number)).signal(
-            "note_added", NoteAdded(actor=user.actor(), note_id=entry.id, body=body.body))
+            names.NOTE_ADDED, NoteAdded(actor=user.actor(), note_id=entry.id, body=body.body))
     except RPCError:
         pass  # the request's workflow has ended: the note is kept, nobody is emailed
     return out
 
 
-@router.post("/requests/{number}/cancel", response_model=RequestOut, tags=["requests"])
+@router.post("/requests/{number}/cancel", response_model=RequestOut, tags=["requests"],
+             responses=errors(403, 404, 409))
 async def cancel(number: str, body: CancelIn, user: ActiveUser, db: SessionDep, temporal: TemporalDep,
                  key: IdempotencyKey = None):
     need(user, Role.customer, Role.dispatcher, Role.admin)
     await load_visible(db, user, number)
     try:
-        await update_request(temporal, number, "cancel", CancelCommand(actor=user.actor(), reason=body.reason), key)
+        await update_request(temporal, number, names.CANCEL, CancelCommand(actor=user.actor(), reason=body.reason), key)
     except HTTPException as exc:
         raise views.refusal(user, exc) from exc
     return views.request_out(user, await refreshed(db, number))
@@ -272,7 +276,8 @@ async def refreshed(db, number: str) -> ServiceRequest:
 
 
 # --- attachments -----------------------------------------------------------------------------------
-@router.post("/requests/{number}/attachments", status_code=201, tags=["attachments"])
+@router.post("/requests/{number}/attachments", status_code=201, response_model=AttachmentCreated,
+             tags=["attachments"], responses=errors(403, 404, 503))
 async def create_attachment(number: str, body: AttachmentIn, user: ActiveUser, db: SessionDep, state: StateDep,
                             key: IdempotencyKey = None):
     await load_visible(db, user, number)
@@ -300,9 +305,9 @@ async def create_attachment(number: str, body: AttachmentIn, user: ActiveUser, d
 
 
 @router.post("/requests/{number}/attachments/{attachment_id}/complete", response_model=AttachmentOut,
-             tags=["attachments"])
-async def complete_attachment(number: str, attachment_id: str, body: CompleteIn, user: ActiveUser, db: SessionDep,
-                              state: StateDep):
+             tags=["attachments"], responses=errors(404, 409, 503))
+async def complete_attachment(number: str, attachment_id: str, body: AttachmentCompleteIn, user: ActiveUser,
+                              db: SessionDep, state: StateDep):
     await load_visible(db, user, number)
     row = await db.get(Attachment, attachment_id)
     if row is None or row.request_number != number or row.uploaded_by != user.user_id:
@@ -315,6 +320,8 @@ async def complete_attachment(number: str, attachment_id: str, body: CompleteIn,
             raise HTTPException(422, "a multipart upload is completed with its parts and their etags")
         try:
             await store.complete_multipart(row.object_key, row.upload_id, [p.model_dump() for p in body.parts])
+        except HTTPException:
+            raise  # the store is down: its 503 as it is
         except Exception as exc:  # botocore's ClientError: wrong or missing parts
             raise HTTPException(422, f"the parts could not be assembled: {exc}") from exc
     size = await store.size(row.object_key)
@@ -338,15 +345,18 @@ async def complete_attachment(number: str, attachment_id: str, body: CompleteIn,
     return row
 
 
-@router.get("/requests/{number}/attachments", tags=["attachments"])
-async def list_attachments(number: str, user: ActiveUser, db: SessionDep) -> dict:
+@router.get("/requests/{number}/attachments", response_model=AttachmentPage, tags=["attachments"],
+            responses=errors(404))
+async def list_attachments(number: str, user: ActiveUser, db: SessionDep):
     await load_visible(db, user, number)
     rows = (await db.execute(select(Attachment).where(Attachment.request_number == number, Attachment.status == "stored")
                              .order_by(Attachment.created_at))).scalars()
     return {"items": views.attachments_out(user, rows), "next_cursor": None}
 
 
-@router.get("/requests/{number}/attachments/{attachment_id}/download", tags=["attachments"])
+@router.get("/requests/{number}/attachments/{attachment_id}/download", tags=["attachments"], status_code=307,
+            response_class=RedirectResponse,
+            responses={307: {"description": "to a short-lived link that downloads the file"}, **errors(404, 503)})
 async def download_attachment(number: str, attachment_id: str, user: ActiveUser, db: SessionDep, state: StateDep):
     await load_visible(db, user, number)
     row = await db.get(Attachment, attachment_id)
@@ -357,7 +367,7 @@ async def download_attachment(number: str, attachment_id: str, user: ActiveUser,
 
 # --- recommendations -------------------------------------------------------------------------------
 @router.post("/requests/{number}/recommendations", status_code=201, response_model=RecommendationOut,
-             tags=["recommendations"])
+             tags=["recommendations"], responses=errors(403, 404, 409))
 async def recommend(number: str, body: RecommendationIn, user: ActiveUser, db: SessionDep, temporal: TemporalDep,
                     key: IdempotencyKey = None):
     need(user, Role.provider)
@@ -375,7 +385,7 @@ async def recommend(number: str, body: RecommendationIn, user: ActiveUser, db: S
     db.add(row)
     await db.commit()
     try:
-        await update_request(temporal, number, "recommend", RecommendCommand(
+        await update_request(temporal, number, names.RECOMMEND, RecommendCommand(
             actor=user.actor(), recommendation_id=row.id, summary=body.summary, estimated_cost=body.estimated_cost))
     except HTTPException:
         await db.delete(row)
@@ -387,8 +397,9 @@ async def recommend(number: str, body: RecommendationIn, user: ActiveUser, db: S
     return out
 
 
-@router.get("/requests/{number}/recommendations", tags=["recommendations"])
-async def list_recommendations(number: str, user: ActiveUser, db: SessionDep) -> dict:
+@router.get("/requests/{number}/recommendations", response_model=RecommendationPage, tags=["recommendations"],
+            responses=errors(404))
+async def list_recommendations(number: str, user: ActiveUser, db: SessionDep):
     await load_visible(db, user, number)
     rows = (await db.execute(select(RecommendationRow).where(RecommendationRow.request_number == number)
                              .order_by(RecommendationRow.id))).scalars()
@@ -396,8 +407,8 @@ async def list_recommendations(number: str, user: ActiveUser, db: SessionDep) ->
 
 
 @router.post("/requests/{number}/recommendations/{rec_id}/respond", response_model=RecommendationOut,
-             tags=["recommendations"])
-async def respond(number: str, rec_id: int, body: RespondIn, user: ActiveUser, db: SessionDep, temporal: TemporalDep,
+             tags=["recommendations"], responses=errors(403, 404, 409))
+async def respond(number: str, rec_id: Id, body: RespondIn, user: ActiveUser, db: SessionDep, temporal: TemporalDep,
                   key: IdempotencyKey = None):
     need(user, Role.customer)
     await load_visible(db, user, number)
@@ -405,7 +416,7 @@ async def respond(number: str, rec_id: int, body: RespondIn, user: ActiveUser, d
     if row is None or row.request_number != number:
         raise HTTPException(404, "recommendation not found")
     try:
-        await update_request(temporal, number, "respond", RespondCommand(
+        await update_request(temporal, number, names.RESPOND, RespondCommand(
             actor=user.actor(), recommendation_id=rec_id, decision=body.decision, comment=body.comment), key)
     except HTTPException as exc:
         raise views.refusal(user, exc) from exc

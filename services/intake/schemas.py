@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from shared.contracts.enums import Kind, Priority, Role
+from shared.http import Id, Page
 
 
 class Out(BaseModel):
@@ -31,8 +32,8 @@ class UserIn(BaseModel):
     full_name: str = Field(min_length=1, max_length=200)
     role: Role
     password: str = Field(min_length=8, max_length=200)
-    customer_id: int | None = None
-    provider_id: int | None = None
+    customer_id: Id | None = None
+    provider_id: Id | None = None
     org_admin: bool = False
     phone: str | None = Field(default=None, max_length=50)
     notification_email: EmailStr | None = None
@@ -74,7 +75,7 @@ class AccountRequestIn(BaseModel):
     full_name: str | None = Field(default=None, min_length=1, max_length=200)
     phone: str | None = Field(default=None, max_length=50)
     org_admin: bool = False
-    user_id: int | None = None
+    user_id: Id | None = None
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -112,7 +113,7 @@ class PasswordResetConfirm(BaseModel):
 
 
 class CustomerIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, examples=["Acme Foods"])
     email: EmailStr | None = None
 
 
@@ -145,11 +146,11 @@ class SiteOut(Out):
 
 
 class AssetIn(BaseModel):
-    customer_id: int
-    site_id: int | None = None
+    customer_id: Id
+    site_id: Id | None = None
     site: SiteIn | None = None  # a new site made inline with the asset, instead of site_id
-    name: str = Field(min_length=1, max_length=200)
-    serial_number: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200, examples=["Chiller 3"])
+    serial_number: str = Field(min_length=1, max_length=100, examples=["SN-44817"])
     model: str | None = Field(default=None, max_length=200)
 
 
@@ -164,11 +165,11 @@ class AssetOut(Out):
 
 
 class RequestIn(BaseModel):
-    customer_id: int
-    asset_id: int
+    customer_id: Id
+    asset_id: Id
     kind: Kind
     priority: Priority
-    summary: str = Field(min_length=1, max_length=300)
+    summary: str = Field(min_length=1, max_length=300, examples=["Chiller 3 trips on high pressure"])
     detail: str | None = Field(default=None, max_length=20000)
 
     @field_validator("summary")
@@ -228,11 +229,11 @@ class TimelineOut(Out):
 
 
 class NoteIn(BaseModel):
-    body: str = Field(min_length=1, max_length=10000)
+    body: str = Field(min_length=1, max_length=10000, examples=["The site is open from 7 am."])
 
 
 class CancelIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: str = Field(min_length=1, max_length=1000, examples=["fixed it ourselves"])
 
 
 class AttachmentIn(BaseModel):
@@ -274,8 +275,36 @@ class PartIn(BaseModel):
     etag: str = Field(min_length=1, max_length=200)
 
 
-class CompleteIn(BaseModel):
+class AttachmentCompleteIn(BaseModel):
+    """Empty for a single upload; a multipart upload names its parts and the etag S3 answered for each."""
+
     parts: list[PartIn] | None = None
+
+
+class UploadPart(BaseModel):
+    part_number: int
+    url: str
+
+
+class SingleUpload(BaseModel):
+    """Where the browser sends the file, straight to the store: one PUT to `url` with `headers`."""
+
+    method: Literal["PUT"] = "PUT"
+    url: str
+    headers: dict[str, str]
+
+
+class MultipartUpload(BaseModel):
+    """A large file goes up in parts: one PUT per part (`part_size` bytes each) to each part's `url`, then
+    `complete` with the parts' ETags."""
+
+    method: Literal["PUT"] = "PUT"
+    part_size: int
+    parts: list[UploadPart]
+
+
+class AttachmentCreated(AttachmentOut):
+    upload: SingleUpload | MultipartUpload
 
 
 class RecommendationIn(BaseModel):
@@ -323,6 +352,53 @@ class Overview(BaseModel):
     unavailable: list[str] = []  # sections whose service did not answer; the rest is still shown
 
 
-class Page(BaseModel):
-    items: list[Any]
-    next_cursor: str | None = None
+class ResetRequested(BaseModel):
+    detail: str = Field(examples=["if the address has an account, a reset link is on its way"])
+
+
+class Change(BaseModel):
+    id: int = Field(description="the timeline entry's id: send the last one seen as `after`")
+    number: str = Field(examples=["SR-000123"])
+    kind: str = Field(examples=["status"])
+    status: str | None
+
+
+class Changes(BaseModel):
+    items: list[Change]
+    last_id: int
+
+
+class UserPage(Page[UserOut]):
+    pass
+
+
+class AccountRequestPage(Page[AccountRequestOut]):
+    pass
+
+
+class CustomerPage(Page[CustomerOut]):
+    pass
+
+
+class SitePage(Page[SiteOut]):
+    pass
+
+
+class AssetPage(Page[AssetOut]):
+    pass
+
+
+class RequestPage(Page[RequestOut]):
+    pass
+
+
+class TimelinePage(Page[TimelineOut]):
+    pass
+
+
+class AttachmentPage(Page[AttachmentOut]):
+    pass
+
+
+class RecommendationPage(Page[RecommendationOut]):
+    pass

@@ -1,5 +1,8 @@
 """Attachments live in S3-compatible storage; clients upload and download through presigned URLs, so file
-bytes never pass through our processes. boto3 is synchronous: calls run in a thread."""
+bytes never pass through our processes. boto3 is synchronous: calls run in a thread.
+
+A store that does not answer (refused, timed out, or a 5xx of its own) is `StorageUnavailable`: the API's
+answer is a 503 the caller may retry, and a Temporal activity that meets it fails and is retried."""
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +12,9 @@ from urllib.parse import quote
 import boto3
 import filetype
 from botocore.client import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from fastapi import HTTPException
 
 from shared.settings import Settings
 
@@ -17,6 +22,9 @@ MAX_BYTES = 500 * 1024 * 1024
 SINGLE_PUT_MAX = 100 * 1024 * 1024
 PART_SIZE = 64 * 1024 * 1024
 URL_TTL = 900  # seconds a presigned upload or download URL stays valid
+# A store that is down answers in seconds, not after botocore's default five attempts with a minute's timeout each.
+CLIENT_CONFIG = Config(signature_version="s3v4", s3={"addressing_style": "path"}, connect_timeout=5,
+                       retries={"mode": "standard", "total_max_attempts": 3})
 
 SPREADSHEET_TYPES = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -73,6 +81,25 @@ def family(content_type: str) -> str:
     return "spreadsheet"
 
 
+class StorageUnavailable(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(503, "file storage is not answering right now; nothing was stored, try again in a minute",
+                         headers={"Retry-After": "30"})
+
+
+async def call(fn, **params):
+    """One S3 call in a thread. A store that is down (refused, timed out, cut off, or answering a 5xx of its own)
+    is StorageUnavailable; what it refuses of the request itself (a 4xx) stays a ClientError."""
+    try:
+        return await asyncio.to_thread(fn, **params)
+    except (BotoConnectionError, HTTPClientError) as exc:
+        raise StorageUnavailable() from exc
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            raise StorageUnavailable() from exc
+        raise
+
+
 def content_disposition(filename: str) -> str:
     """RFC 6266: the exact name UTF-8 percent-encoded for browsers, and an ASCII stand-in for older clients."""
     fallback = "".join(c if " " <= c <= "~" else "_" for c in filename)
@@ -94,7 +121,7 @@ class Storage:
         return boto3.client(
             "s3", endpoint_url=endpoint, aws_access_key_id=settings.s3_access_key,
             aws_secret_access_key=settings.s3_secret_key, region_name=settings.s3_region,
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+            config=CLIENT_CONFIG,
         )
 
     def ensure_bucket(self) -> None:
@@ -116,13 +143,15 @@ class Storage:
 
     async def presign_upload(self, key: str, content_type: str, size: int) -> tuple[dict, str | None]:
         if size <= SINGLE_PUT_MAX:
+            # Signing needs no network, but a URL into a store that is down fails in the browser without a word:
+            # the store is asked first, so the caller hears the 503 now.
+            await call(self.s3.head_bucket, Bucket=self.bucket)
             url = await asyncio.to_thread(
                 self.presigner.generate_presigned_url, "put_object",
                 Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
                 ExpiresIn=URL_TTL)
             return {"method": "PUT", "url": url, "headers": {"Content-Type": content_type}}, None
-        created = await asyncio.to_thread(self.s3.create_multipart_upload, Bucket=self.bucket, Key=key,
-                                          ContentType=content_type)
+        created = await call(self.s3.create_multipart_upload, Bucket=self.bucket, Key=key, ContentType=content_type)
         upload_id = created["UploadId"]
         parts = []
         for number in range(1, math.ceil(size / PART_SIZE) + 1):
@@ -134,29 +163,29 @@ class Storage:
         return {"method": "PUT", "part_size": PART_SIZE, "parts": parts}, upload_id
 
     async def complete_multipart(self, key: str, upload_id: str, parts: list[dict]) -> None:
-        await asyncio.to_thread(
+        await call(
             self.s3.complete_multipart_upload, Bucket=self.bucket, Key=key, UploadId=upload_id,
             MultipartUpload={"Parts": [{"PartNumber": p["part_number"], "ETag": p["etag"]} for p in parts]})
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         try:
-            await asyncio.to_thread(self.s3.abort_multipart_upload, Bucket=self.bucket, Key=key, UploadId=upload_id)
+            await call(self.s3.abort_multipart_upload, Bucket=self.bucket, Key=key, UploadId=upload_id)
         except ClientError:
             pass
 
     async def size(self, key: str) -> int | None:
         try:
-            head = await asyncio.to_thread(self.s3.head_object, Bucket=self.bucket, Key=key)
+            head = await call(self.s3.head_object, Bucket=self.bucket, Key=key)
         except ClientError:
             return None
         return int(head["ContentLength"])
 
     async def head_bytes(self, key: str, count: int = 8192) -> bytes:
-        obj = await asyncio.to_thread(self.s3.get_object, Bucket=self.bucket, Key=key, Range=f"bytes=0-{count - 1}")
-        return await asyncio.to_thread(obj["Body"].read)
+        obj = await call(self.s3.get_object, Bucket=self.bucket, Key=key, Range=f"bytes=0-{count - 1}")
+        return await call(obj["Body"].read)
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self.s3.delete_object, Bucket=self.bucket, Key=key)
+        await call(self.s3.delete_object, Bucket=self.bucket, Key=key)
 
     async def download_url(self, key: str, filename: str) -> str:
         return await asyncio.to_thread(

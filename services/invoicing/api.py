@@ -17,7 +17,8 @@ from services.invoicing import pdf
 from services.invoicing.models import CustomerInvoice, Payment, PaymentRun, ProviderInvoice, idempotency_keys
 from services.invoicing.rules import invoice_number_problem
 from services.invoicing.schemas import (
-    CustomerInvoiceOut, PaymentOut, PaymentRunOut, ProviderInvoiceIn, ProviderInvoiceOut, RecordPaymentIn,
+    CustomerInvoiceOut, CustomerInvoicePage, InvoiceSubmitted, PaymentOut, PaymentPage, PaymentRecorded, PaymentRunOut,
+    PaymentRunPage, ProviderInvoiceIn, ProviderInvoiceOut, RecordPaymentIn,
 )
 from shared.auth import CurrentUser, Principal, need
 from shared.contracts import names
@@ -25,7 +26,7 @@ from shared.contracts.enums import Role
 from shared.contracts.models import CustomerPaymentCommand, PaymentRunInput, PaymentRunResult, SubmitInvoiceCommand
 from shared.contracts.views import public_state
 from shared.db import utcnow
-from shared.http import Cursor, Id, Limit, decode_cursor, money, page, parse_money, update_request
+from shared.http import Cursor, Id, Limit, decode_cursor, errors, money, page, parse_money, update_request
 from shared.idempotency import Idempotency
 from shared.internal import internal_get
 from shared.service_app import SessionDep, StateDep, TemporalDep
@@ -60,7 +61,8 @@ async def provider_work_order(state, user: Principal, wo: str) -> dict:
 
 
 # --- provider invoices -------------------------------------------------------------------------------
-@router.put("/provider-invoices/{wo}", response_model=ProviderInvoiceOut, tags=["provider invoices"])
+@router.put("/provider-invoices/{wo}", response_model=ProviderInvoiceOut, tags=["provider invoices"],
+            responses=errors(403, 404, 409))
 async def put_provider_invoice(wo: str, body: ProviderInvoiceIn, user: CurrentUser, db: SessionDep, state: StateDep):
     work_order = await provider_work_order(state, user, wo)
     if problem := invoice_number_problem(body.invoice_number, wo):
@@ -89,7 +91,8 @@ async def put_provider_invoice(wo: str, body: ProviderInvoiceIn, user: CurrentUs
     return invoice_out(row)
 
 
-@router.get("/provider-invoices/{wo}", response_model=ProviderInvoiceOut, tags=["provider invoices"])
+@router.get("/provider-invoices/{wo}", response_model=ProviderInvoiceOut, tags=["provider invoices"],
+            responses=errors(404))
 async def get_provider_invoice(wo: str, user: CurrentUser, db: SessionDep):
     row = (await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == wo))).scalar_one_or_none()
     if row is None or not (user.role in OPERATORS or (user.role == Role.provider and row.provider_id == user.provider_id)):
@@ -97,9 +100,10 @@ async def get_provider_invoice(wo: str, user: CurrentUser, db: SessionDep):
     return invoice_out(row)
 
 
-@router.post("/provider-invoices/{wo}/submit", tags=["provider invoices"])
+@router.post("/provider-invoices/{wo}/submit", response_model=InvoiceSubmitted, tags=["provider invoices"],
+             responses=errors(403, 404, 409))
 async def submit_provider_invoice(wo: str, user: CurrentUser, db: SessionDep, state: StateDep, temporal: TemporalDep,
-                                  key: IdempotencyKey = None) -> dict:
+                                  key: IdempotencyKey = None):
     work_order = await provider_work_order(state, user, wo)
     row = (await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == wo))).scalar_one_or_none()
     if row is None:
@@ -107,7 +111,7 @@ async def submit_provider_invoice(wo: str, user: CurrentUser, db: SessionDep, st
     # One invoice per work order: a second submit is refused by the workflow, with a 409 naming the status.
     if problem := invoice_number_problem(row.invoice_number, wo):
         raise HTTPException(422, problem)
-    state_after = await update_request(temporal, work_order["request_number"], "submit_invoice", SubmitInvoiceCommand(
+    state_after = await update_request(temporal, work_order["request_number"], names.SUBMIT_INVOICE, SubmitInvoiceCommand(
         actor=user.actor(), work_order_number=wo, invoice_number=row.invoice_number), key)
     return {**public_state(state_after), "invoice": invoice_out(await refreshed(db, row.id)).model_dump(mode="json")}
 
@@ -131,7 +135,8 @@ def manual_run_id(key: str | None) -> str:
     return run_id if len(run_id) <= 100 else f"manual-{hashlib.sha256(key.encode()).hexdigest()}"
 
 
-@router.post("/payment-runs", status_code=201, response_model=PaymentRunOut, tags=["payments"])
+@router.post("/payment-runs", status_code=201, response_model=PaymentRunOut, tags=["payments"],
+             responses=errors(403, 409))
 async def start_payment_run(user: CurrentUser, db: SessionDep, temporal: TemporalDep, key: IdempotencyKey = None):
     need(user, Role.dispatcher, Role.accounts_receivable, Role.admin)
     run_id = manual_run_id(key)
@@ -139,7 +144,7 @@ async def start_payment_run(user: CurrentUser, db: SessionDep, temporal: Tempora
     try:
         # The same key again joins the run it started, while it runs or once it is over (never a second run).
         handle = await temporal.start_workflow(
-            "PaymentRunWorkflow", PaymentRunInput(run_id=run_id, requested_by=user.actor()), id=workflow_id,
+            names.PAYMENT_RUN_WORKFLOW, PaymentRunInput(run_id=run_id, requested_by=user.actor()), id=workflow_id,
             task_queue=names.WORKFLOW_TASK_QUEUE, result_type=PaymentRunResult,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
@@ -155,8 +160,8 @@ async def start_payment_run(user: CurrentUser, db: SessionDep, temporal: Tempora
                          total=money(run.total))
 
 
-@router.get("/payment-runs", tags=["payments"])
-async def list_payment_runs(user: CurrentUser, db: SessionDep, limit: Limit = 50, cursor: Cursor = None) -> dict:
+@router.get("/payment-runs", response_model=PaymentRunPage, tags=["payments"], responses=errors(403))
+async def list_payment_runs(user: CurrentUser, db: SessionDep, limit: Limit = 50, cursor: Cursor = None):
     """Newest first: keyset-paged on (started_at, id), both descending."""
     need(user, Role.dispatcher, Role.accounts_receivable, Role.admin)
     query = select(PaymentRun).order_by(PaymentRun.started_at.desc(), PaymentRun.id.desc()).limit(limit + 1)
@@ -169,8 +174,8 @@ async def list_payment_runs(user: CurrentUser, db: SessionDep, limit: Limit = 50
                 lambda r: {"at": r.started_at.isoformat(), "id": r.id})
 
 
-@router.get("/payments", tags=["payments"])
-async def list_payments(user: CurrentUser, db: SessionDep, limit: Limit = 50, cursor: Cursor = None) -> dict:
+@router.get("/payments", response_model=PaymentPage, tags=["payments"], responses=errors(403))
+async def list_payments(user: CurrentUser, db: SessionDep, limit: Limit = 50, cursor: Cursor = None):
     query = select(Payment).order_by(Payment.id.desc()).limit(limit + 1)
     if user.role == Role.provider:
         query = query.where(Payment.provider_id == user.provider_id)
@@ -199,9 +204,9 @@ async def visible_invoice(db, user: Principal, invoice_id: int) -> CustomerInvoi
     return row
 
 
-@router.get("/invoices", tags=["invoices"])
+@router.get("/invoices", response_model=CustomerInvoicePage, tags=["invoices"], responses=errors(403))
 async def list_invoices(user: CurrentUser, db: SessionDep, status: Literal["outstanding", "paid"] | None = None,
-                        limit: Limit = 50, cursor: Cursor = None) -> dict:
+                        limit: Limit = 50, cursor: Cursor = None):
     query = select(CustomerInvoice).order_by(CustomerInvoice.id.desc()).limit(limit + 1)
     if user.role == Role.customer:
         query = query.where(CustomerInvoice.customer_id == user.customer_id)
@@ -215,21 +220,25 @@ async def list_invoices(user: CurrentUser, db: SessionDep, status: Literal["outs
     return page(rows, limit, customer_invoice_out, lambda r: {"id": r.id})
 
 
-@router.get("/invoices/{invoice_id}", response_model=CustomerInvoiceOut, tags=["invoices"])
+@router.get("/invoices/{invoice_id}", response_model=CustomerInvoiceOut, tags=["invoices"], responses=errors(404))
 async def get_invoice(invoice_id: Id, user: CurrentUser, db: SessionDep):
     return customer_invoice_out(await visible_invoice(db, user, invoice_id))
 
 
-@router.get("/invoices/{invoice_id}/pdf", tags=["invoices"], response_class=Response)
+@router.get("/invoices/{invoice_id}/pdf", tags=["invoices"], response_class=Response,
+            responses={200: {"description": "the invoice as a PDF",
+                             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                       **errors(404)})
 async def invoice_pdf(invoice_id: Id, user: CurrentUser, db: SessionDep) -> Response:
     row = await visible_invoice(db, user, invoice_id)
     return Response(pdf.render(row), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{row.number}.pdf"'})
 
 
-@router.post("/invoices/{invoice_id}/record-payment", tags=["invoices"])
+@router.post("/invoices/{invoice_id}/record-payment", response_model=PaymentRecorded, tags=["invoices"],
+             responses=errors(403, 404, 409))
 async def record_payment(invoice_id: Id, body: RecordPaymentIn, user: CurrentUser, db: SessionDep,
-                         temporal: TemporalDep, key: IdempotencyKey = None) -> dict:
+                         temporal: TemporalDep, key: IdempotencyKey = None):
     need(user, Role.accounts_receivable)
     row = await visible_invoice(db, user, invoice_id)
     try:
@@ -238,7 +247,7 @@ async def record_payment(invoice_id: Id, body: RecordPaymentIn, user: CurrentUse
         raise HTTPException(422, str(exc)) from exc
     if amount != row.total:
         raise HTTPException(422, f"the amount {money(amount)} does not match the invoice total {money(row.total)}")
-    state_after = await update_request(temporal, row.request_number, "record_customer_payment", CustomerPaymentCommand(
+    state_after = await update_request(temporal, row.request_number, names.RECORD_CUSTOMER_PAYMENT, CustomerPaymentCommand(
         actor=user.actor(), invoice_id=row.id, amount=money(amount), paid_at=body.paid_at), key)
     db.expire_all()
     return {**public_state(state_after),

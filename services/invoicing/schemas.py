@@ -5,16 +5,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from shared.http import Moment
+from shared.http import Moment, Page, RequestStateOut
 
 
 class ProviderInvoiceIn(BaseModel):
     """All four fields required (`0.00` allowed); the invoice number's rules are checked by name in rules.py."""
 
-    invoice_number: str = Field(max_length=1000)
-    parts: str = Field(max_length=50)
-    labor: str = Field(max_length=50)
-    tax: str = Field(max_length=50)
+    invoice_number: str = Field(max_length=1000, examples=["INV1001"])
+    parts: str = Field(max_length=50, examples=["120.00"])
+    labor: str = Field(max_length=50, examples=["80.00"])
+    tax: str = Field(max_length=50, examples=["0.00"])
 
 
 class ProviderInvoiceOut(BaseModel):
@@ -63,5 +63,29 @@ class CustomerInvoiceOut(BaseModel):
 
 
 class RecordPaymentIn(BaseModel):
-    amount: str = Field(max_length=50)
+    amount: str = Field(max_length=50, examples=["200.00"])
     paid_at: Moment
+
+
+class InvoiceSubmitted(RequestStateOut):
+    """The request's state after the submission, with the invoice as submitted."""
+
+    invoice: ProviderInvoiceOut
+
+
+class PaymentRecorded(RequestStateOut):
+    """The request's state after the customer's payment, with the invoice as paid."""
+
+    invoice: CustomerInvoiceOut
+
+
+class PaymentRunPage(Page[PaymentRunOut]):
+    pass
+
+
+class PaymentPage(Page[PaymentOut]):
+    pass
+
+
+class CustomerInvoicePage(Page[CustomerInvoiceOut]):
+    pass

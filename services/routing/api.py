@@ -5,26 +5,27 @@ import asyncio
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from sqlalchemy import and_, exists, not_, or_, select
 
 from services.routing.models import Offer, Provider, Team, TeamMember, WorkOrder, idempotency_keys
 from services.routing.schemas import (
-    AssignIn, AssignTeamIn, BulkIn, BulkResult, CompleteIn, DeleteIn, NotesIn, ProviderIn, ProviderOut,
-    ScheduleIn, TeamIn, TeamOut, WorkOrderOut,
+    AssignIn, AssignTeamIn, BulkIn, BulkOut, BulkResult, DeleteIn, NotesIn, ProviderIn, ProviderOut, ProviderPage,
+    ScheduleIn, TeamIn, TeamOut, TeamPage, WorkOrderCompleteIn, WorkOrderOut, WorkOrderPage,
 )
 from shared.auth import CurrentUser, Principal, need
 from shared.db import utcnow
+from shared.contracts import names
 from shared.contracts.enums import OfferKind, Role
 from shared.contracts.models import AssignCommand, CancelCommand, Command, CompleteCommand, WorkOrderCommand
 from shared.contracts.views import public_state
-from shared.http import Cursor, Id, Limit, decode_cursor, page, update_request
+from shared.http import Cursor, Id, Limit, RequestStateOut, decode_cursor, errors, page, update_request
 from shared.idempotency import Idempotency
-from shared.internal import internal_get
+from shared.internal import internal_get, require_service
 from shared.service_app import SessionDep, StateDep, TemporalDep
 
 router = APIRouter(prefix="/api/v1")
-internal = APIRouter(prefix="/internal", include_in_schema=False)
+internal = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(require_service)])
 idempotency = Idempotency(idempotency_keys)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 DISPATCH = (Role.dispatcher, Role.admin)
@@ -34,10 +35,12 @@ BILLING = (Role.accounts_receivable,)
 # 39 s at 64 (the figures move with the machine's load).
 BULK_CONCURRENCY = 48
 log = logging.getLogger("fieldops.routing")
+# What every lifecycle action answers: the request's state after it, or why it was refused.
+TRANSITION = {"response_model": RequestStateOut, "responses": errors(403, 404, 409)}
 
 
 # --- providers and teams ------------------------------------------------------------------------
-@router.post("/providers", status_code=201, response_model=ProviderOut, tags=["providers"])
+@router.post("/providers", status_code=201, response_model=ProviderOut, tags=["providers"], responses=errors(403))
 async def create_provider(body: ProviderIn, user: CurrentUser, db: SessionDep, key: IdempotencyKey = None):
     need(user, *DISPATCH)
     where = f"{user.user_id}:providers"
@@ -46,9 +49,9 @@ async def create_provider(body: ProviderIn, user: CurrentUser, db: SessionDep, k
     return await idempotency.store_created(db, key, where, body, Provider(name=body.name, email=body.email), ProviderOut)
 
 
-@router.get("/providers", tags=["providers"])
+@router.get("/providers", response_model=ProviderPage, tags=["providers"], responses=errors(403))
 async def list_providers(user: CurrentUser, db: SessionDep, q: Annotated[str | None, Query(max_length=200)] = None,
-                         limit: Limit = 50, cursor: Cursor = None) -> dict:
+                         limit: Limit = 50, cursor: Cursor = None):
     need(user, *DISPATCH, *BILLING)
     query = select(Provider).order_by(Provider.id).limit(limit + 1)
     if q:
@@ -65,7 +68,7 @@ async def team_out(db, team: Team) -> TeamOut:
     return TeamOut(id=team.id, name=team.name, provider_ids=list(members), created_at=team.created_at)
 
 
-@router.post("/teams", status_code=201, response_model=TeamOut, tags=["providers"])
+@router.post("/teams", status_code=201, response_model=TeamOut, tags=["providers"], responses=errors(403))
 async def create_team(body: TeamIn, user: CurrentUser, db: SessionDep, key: IdempotencyKey = None):
     need(user, *DISPATCH)
     provider_ids = list(dict.fromkeys(body.provider_ids))
@@ -87,8 +90,8 @@ async def create_team(body: TeamIn, user: CurrentUser, db: SessionDep, key: Idem
     return out
 
 
-@router.get("/teams", tags=["providers"])
-async def list_teams(user: CurrentUser, db: SessionDep, limit: Limit = 200, cursor: Cursor = None) -> dict:
+@router.get("/teams", response_model=TeamPage, tags=["providers"], responses=errors(403))
+async def list_teams(user: CurrentUser, db: SessionDep, limit: Limit = 200, cursor: Cursor = None):
     """Teams are few: the default page is the largest, so one call usually answers every team."""
     need(user, *DISPATCH)
     query = select(Team).order_by(Team.id).limit(limit + 1)
@@ -123,23 +126,23 @@ async def perform(temporal, user: Principal, action: str, number: str, *, target
     """One work-event action on one request, as a workflow Update; shared by the single and bulk endpoints."""
     actor = user.actor()
     if action == "publish":
-        update, command = "publish", Command(actor=actor, notes=notes)
+        update, command = names.PUBLISH, Command(actor=actor, notes=notes)
     elif action == "assign":
-        update, command = "assign", AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.provider,
+        update, command = names.ASSIGN, AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.provider,
                                                   provider_id=targets[0])
     elif action == "assign-team":
-        update, command = "assign", AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.team,
+        update, command = names.ASSIGN, AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.team,
                                                   team_id=team_id, provider_ids=targets)
     elif action == "send-to-marketplace":
-        update, command = "assign", AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.marketplace)
+        update, command = names.ASSIGN, AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.marketplace)
     elif action == "delete":
-        update, command = "cancel", CancelCommand(actor=actor, reason=reason or "deleted by dispatcher", delete=True)
+        update, command = names.CANCEL, CancelCommand(actor=actor, reason=reason or "deleted by dispatcher", delete=True)
     elif action == "approve-payment":
-        update, command = "approve_payment", Command(actor=actor, notes=notes)
+        update, command = names.APPROVE_PAYMENT, Command(actor=actor, notes=notes)
     elif action == "invoiced":
-        update, command = "mark_invoiced", Command(actor=actor, notes=notes)
+        update, command = names.MARK_INVOICED, Command(actor=actor, notes=notes)
     elif action == "invoice-not-required":
-        update, command = "mark_invoice_not_required", Command(actor=actor, notes=notes)
+        update, command = names.MARK_INVOICE_NOT_REQUIRED, Command(actor=actor, notes=notes)
     else:
         raise HTTPException(422, f"unknown action {action}")
     return public_state(await update_request(temporal, number, update, command, key))
@@ -154,8 +157,8 @@ async def single(db, temporal, user: Principal, action: str, number: str, *, pro
                          reason=reason, key=key)
 
 
-@router.post("/work-events/bulk", tags=["work-events"])
-async def bulk(body: BulkIn, user: CurrentUser, db: SessionDep, temporal: TemporalDep) -> dict:
+@router.post("/work-events/bulk", response_model=BulkOut, tags=["work-events"], responses=errors(403))
+async def bulk(body: BulkIn, user: CurrentUser, db: SessionDep, temporal: TemporalDep):
     """Every request gets its own result: one failure never stops the others."""
     need_for(user, body.action)
     targets = await resolve_target(db, body.action, body.provider_id, body.team_id)
@@ -177,51 +180,51 @@ async def bulk(body: BulkIn, user: CurrentUser, db: SessionDep, temporal: Tempor
     return {"results": [r.model_dump(exclude_none=True) for r in results]}
 
 
-@router.post("/work-events/{number}/publish", tags=["work-events"])
+@router.post("/work-events/{number}/publish", tags=["work-events"], **TRANSITION)
 async def publish(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep, body: NotesIn | None = None,
-                  key: IdempotencyKey = None) -> dict:
+                  key: IdempotencyKey = None):
     return await single(db, temporal, user, "publish", number, notes=body.notes if body else None, key=key)
 
 
-@router.post("/work-events/{number}/assign", tags=["work-events"])
+@router.post("/work-events/{number}/assign", tags=["work-events"], **TRANSITION)
 async def assign(number: str, body: AssignIn, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
-                 key: IdempotencyKey = None) -> dict:
+                 key: IdempotencyKey = None):
     return await single(db, temporal, user, "assign", number, provider_id=body.provider_id, notes=body.notes, key=key)
 
 
-@router.post("/work-events/{number}/assign-team", tags=["work-events"])
+@router.post("/work-events/{number}/assign-team", tags=["work-events"], **TRANSITION)
 async def assign_team(number: str, body: AssignTeamIn, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
-                      key: IdempotencyKey = None) -> dict:
+                      key: IdempotencyKey = None):
     return await single(db, temporal, user, "assign-team", number, team_id=body.team_id, notes=body.notes, key=key)
 
 
-@router.post("/work-events/{number}/send-to-marketplace", tags=["work-events"])
+@router.post("/work-events/{number}/send-to-marketplace", tags=["work-events"], **TRANSITION)
 async def send_to_marketplace(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
-                              body: NotesIn | None = None, key: IdempotencyKey = None) -> dict:
+                              body: NotesIn | None = None, key: IdempotencyKey = None):
     return await single(db, temporal, user, "send-to-marketplace", number, notes=body.notes if body else None, key=key)
 
 
-@router.post("/work-events/{number}/delete", tags=["work-events"])
+@router.post("/work-events/{number}/delete", tags=["work-events"], **TRANSITION)
 async def delete(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep, body: DeleteIn | None = None,
-                 key: IdempotencyKey = None) -> dict:
+                 key: IdempotencyKey = None):
     return await single(db, temporal, user, "delete", number, reason=body.reason if body else None, key=key)
 
 
-@router.post("/work-events/{number}/approve-payment", tags=["work-events"])
+@router.post("/work-events/{number}/approve-payment", tags=["work-events"], **TRANSITION)
 async def approve_payment(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
-                          body: NotesIn | None = None, key: IdempotencyKey = None) -> dict:
+                          body: NotesIn | None = None, key: IdempotencyKey = None):
     return await single(db, temporal, user, "approve-payment", number, notes=body.notes if body else None, key=key)
 
 
-@router.post("/work-events/{number}/invoiced", tags=["work-events"])
+@router.post("/work-events/{number}/invoiced", tags=["work-events"], **TRANSITION)
 async def invoiced(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep, body: NotesIn | None = None,
-                   key: IdempotencyKey = None) -> dict:
+                   key: IdempotencyKey = None):
     return await single(db, temporal, user, "invoiced", number, notes=body.notes if body else None, key=key)
 
 
-@router.post("/work-events/{number}/invoice-not-required", tags=["work-events"])
+@router.post("/work-events/{number}/invoice-not-required", tags=["work-events"], **TRANSITION)
 async def invoice_not_required(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
-                               body: NotesIn | None = None, key: IdempotencyKey = None) -> dict:
+                               body: NotesIn | None = None, key: IdempotencyKey = None):
     return await single(db, temporal, user, "invoice-not-required", number, notes=body.notes if body else None,
                          key=key)
 
@@ -236,10 +239,10 @@ def offered_to(provider_id: int):
     )
 
 
-@router.get("/work-orders", tags=["work-orders"])
+@router.get("/work-orders", response_model=WorkOrderPage, tags=["work-orders"], responses=errors(403))
 async def list_work_orders(user: CurrentUser, db: SessionDep,
                            view: Literal["waiting", "accepted", "completed"] = "waiting",
-                           limit: Limit = 50, cursor: Cursor = None) -> dict:
+                           limit: Limit = 50, cursor: Cursor = None):
     need(user, Role.provider)
     if view == "waiting":
         query = select(WorkOrder).where(WorkOrder.status == "offered", offered_to(user.provider_id))
@@ -268,20 +271,20 @@ async def load_work_order(db, user: Principal, number: str) -> WorkOrder:
     return row
 
 
-@router.get("/work-orders/{wo}", response_model=WorkOrderOut, tags=["work-orders"])
+@router.get("/work-orders/{wo}", response_model=WorkOrderOut, tags=["work-orders"], responses=errors(403, 404))
 async def get_work_order(wo: str, user: CurrentUser, db: SessionDep):
     return await load_work_order(db, user, wo)
 
 
-PROVIDER_UPDATES = {"accept": "accept", "decline": "decline", "start": "start_work", "await-parts": "await_parts",
-                    "resume": "resume", "ready-for-return": "ready_for_return"}
+PROVIDER_UPDATES = {"accept": names.ACCEPT, "decline": names.DECLINE, "start": names.START_WORK,
+                    "await-parts": names.AWAIT_PARTS, "resume": names.RESUME, "ready-for-return": names.READY_FOR_RETURN}
 
 
 async def provider_action(db, temporal, user: Principal, wo: str, action: str, command: WorkOrderCommand,
                           key: str | None) -> dict:
     row = await load_work_order(db, user, wo)
     state = public_state(await update_request(temporal, row.request_number, action, command, key))
-    if action == "decline":
+    if action == names.DECLINE:
         await record_decline(db, wo, user.provider_id)
     return state
 
@@ -298,29 +301,30 @@ async def record_decline(db, wo: str, provider_id: int) -> None:
 
 def _provider_route(path: str, update: str):
     async def route(wo: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep, body: NotesIn | None = None,
-                    key: IdempotencyKey = None) -> dict:
+                    key: IdempotencyKey = None):
         command = WorkOrderCommand(actor=user.actor(), work_order_number=wo, notes=body.notes if body else None)
         return await provider_action(db, temporal, user, wo, update, command, key)
 
     route.__name__ = f"work_order_{update}"
-    router.post(f"/work-orders/{{wo}}/{path}", tags=["work-orders"])(route)
+    router.post(f"/work-orders/{{wo}}/{path}", tags=["work-orders"], **TRANSITION)(route)
 
 
 for _path, _update in PROVIDER_UPDATES.items():
     _provider_route(_path, _update)
 
 
-@router.post("/work-orders/{wo}/schedule", tags=["work-orders"])
+@router.post("/work-orders/{wo}/schedule", tags=["work-orders"], **TRANSITION)
 async def schedule(wo: str, body: ScheduleIn, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
-                   key: IdempotencyKey = None) -> dict:
+                   key: IdempotencyKey = None):
     command = WorkOrderCommand(actor=user.actor(), work_order_number=wo, notes=body.notes,
                                scheduled_for=body.scheduled_for)
-    return await provider_action(db, temporal, user, wo, "schedule", command, key)
+    return await provider_action(db, temporal, user, wo, names.SCHEDULE, command, key)
 
 
-@router.post("/work-orders/{wo}/complete", tags=["work-orders"])
-async def complete(wo: str, body: CompleteIn, user: CurrentUser, db: SessionDep, state: StateDep,
-                   temporal: TemporalDep, key: IdempotencyKey = None) -> dict:
+@router.post("/work-orders/{wo}/complete", response_model=RequestStateOut, tags=["work-orders"],
+             responses=errors(403, 404, 409, 503))
+async def complete(wo: str, body: WorkOrderCompleteIn, user: CurrentUser, db: SessionDep, state: StateDep,
+                   temporal: TemporalDep, key: IdempotencyKey = None):
     row = await load_work_order(db, user, wo)
     attachment = await internal_get(state.settings, "intake",
                                     f"requests/{row.request_number}/attachments/{body.invoice_attachment_id}")
@@ -332,7 +336,7 @@ async def complete(wo: str, body: CompleteIn, user: CurrentUser, db: SessionDep,
         raise HTTPException(422, "invoice_attachment_id must be an attachment of kind provider_invoice")
     command = CompleteCommand(actor=user.actor(), work_order_number=wo, notes=body.notes,
                               invoice_attachment_id=body.invoice_attachment_id)
-    return public_state(await update_request(temporal, row.request_number, "complete", command, key))
+    return public_state(await update_request(temporal, row.request_number, names.COMPLETE, command, key))
 
 
 # --- internal -----------------------------------------------------------------------------------

@@ -5,14 +5,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from shared.http import Id, Moment
+from shared.http import Id, Moment, Page
 
 # A request's number (SR-000123) or a work order's (600010001), as a caller may send them.
 RequestNumber = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 class ProviderIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, examples=["FixIt Ltd"])
     email: EmailStr
 
 
@@ -78,7 +78,7 @@ class ScheduleIn(BaseModel):
     notes: str | None = Field(default=None, max_length=10000)
 
 
-class CompleteIn(BaseModel):
+class WorkOrderCompleteIn(BaseModel):
     notes: str = Field(min_length=1, max_length=20000)
     # A UUID: it becomes part of a path on intake's internal API.
     invoice_attachment_id: str = Field(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9-]+$")
@@ -98,3 +98,21 @@ class WorkOrderOut(BaseModel):
     summary: str
     created_at: datetime
     updated_at: datetime
+
+
+class BulkOut(BaseModel):
+    """One result per request number sent, in the order sent (repeats once)."""
+
+    results: list[BulkResult]
+
+
+class ProviderPage(Page[ProviderOut]):
+    pass
+
+
+class TeamPage(Page[TeamOut]):
+    pass
+
+
+class WorkOrderPage(Page[WorkOrderOut]):
+    pass

@@ -30,7 +30,8 @@ SECRET_WORDS = ("SECRET", "PASSWORD", "PWD")
 # The local stack's infrastructure and its container counterpart, by the component names of Stack.ports().
 COUNTERPARTS = {"Temporal": "temporal", "Temporal HTTP": "temporal", "Temporal metrics": "temporal",
                 "Temporal UI": "temporal-ui", "SeaweedFS": "minio", "SMTP sink": "mailpit", "gateway": "gateway",
-                "gateway ping": "gateway", **{f"{name} service": name for name in APP_SERVICES}}
+                "gateway ping": "gateway", "workflow worker metrics": "workflow-worker",
+                **{f"{name} service": name for name in APP_SERVICES}}
 FIELDOPS_IMAGE = f"fieldops:{tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['version']}"
 
 
@@ -161,13 +162,17 @@ def test_the_services_run_as_the_local_stack_runs_them(tmp_path, clean_env):
         module = local[local.index("uvicorn") + 1]
         command = SERVICES_[name]["command"]
         assert command[:2] == ["uvicorn", module], f"{name}: {command}"
-        assert port_option(command) == port_option(local) == stack.settings.service_port(name)
+        # The local stack holds each service's socket and hands it over (--fd); a container binds its port.
+        assert port_option(command) == stack._service(name).listen[1] == stack.settings.service_port(name)
         assert command[command.index("--host") + 1] == "0.0.0.0"
         # Its healthcheck asks the same /healthz the local stack waits for.
         path = urlsplit(stack._web().ready if name == "web" else stack._service(name).ready).path
         assert SERVICES_[name]["healthcheck"]["test"][-1] == f"http://127.0.0.1:{port_option(command)}{path}"
     worker = stack._worker().argv
     assert SERVICES_["workflow-worker"]["command"] == ["python", *worker[1:]]
+    # The worker's /metrics, which the local stack serves on its own port, listens on every interface.
+    address = SERVICES_["workflow-worker"]["environment"]["FIELDOPS_WORKER_METRICS_ADDRESS"]
+    assert address == f"0.0.0.0:{stack.settings.port(9091)}"
 
 
 def test_the_published_ports_are_the_local_stacks(tmp_path, clean_env):
@@ -199,13 +204,15 @@ def test_the_gateway_has_the_local_stacks_routes_for_the_container_addresses(cle
             env_sh[key] = value
     containers = fieldops_env()
     assert env_sh and all(containers[key] == value for key, value in env_sh.items())
-    expected = json.loads(gateway_routes(settings_from(env_sh)))
+    expected = json.loads(gateway_routes(settings_from({**env_sh, "FIELDOPS_ENV": "local"})))
     assert routes == expected, ("regenerate: (. deploy/compose/env.sh && .venv/bin/fieldops gateway-routes "
                                 "> deploy/compose/routes.yml)")
     # Every backend is a container answering on that port; every entry point exists; /ping serves the healthcheck.
     backends = [server["url"] for service in routes["http"]["services"].values()
                 for server in service["loadBalancer"]["servers"]]
-    backends += [m["forwardAuth"]["address"] for m in routes["http"]["middlewares"].values() if "forwardAuth" in m]
+    # No forward-auth: each service checks its callers itself, and /internal is never routed.
+    assert "middlewares" not in routes["http"]
+    assert not any("/internal" in router["rule"] for router in routes["http"]["routers"].values())
     for url in backends:
         parts = urlsplit(url)
         assert parts.hostname in SERVICES_, url

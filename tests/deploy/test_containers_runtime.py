@@ -24,7 +24,9 @@ def storage(**extra) -> Storage:
 async def test_presigned_urls_carry_the_public_endpoint_and_the_services_the_internal_one():
     store = storage(s3_public_endpoint=PUBLIC)
     assert store.s3.meta.endpoint_url == INTERNAL
-    upload, upload_id = await store.presign_upload("requests/SR-1/a", "image/png", 1000)
+    with Stubber(store.s3) as s3:  # the store is asked whether it answers before a URL into it is handed out
+        s3.add_response("head_bucket", {}, {"Bucket": store.bucket})
+        upload, upload_id = await store.presign_upload("requests/SR-1/a", "image/png", 1000)
     assert upload_id is None and urlsplit(upload["url"]).netloc == "localhost:9000"
     assert urlsplit(await store.download_url("requests/SR-1/a", "photo.png")).netloc == "localhost:9000"
     # A large file: the multipart upload is created inside the network, its parts presigned for the browser.
@@ -39,7 +41,9 @@ async def test_presigned_urls_carry_the_public_endpoint_and_the_services_the_int
 async def test_without_a_public_endpoint_presigned_urls_use_the_one_endpoint():
     store = storage()
     assert store.presigner is store.s3
-    upload, _ = await store.presign_upload("requests/SR-1/a", "image/png", 10)
+    with Stubber(store.s3) as s3:
+        s3.add_response("head_bucket", {}, {"Bucket": store.bucket})
+        upload, _ = await store.presign_upload("requests/SR-1/a", "image/png", 10)
     assert urlsplit(upload["url"]).netloc == "minio:9000"
 
 

@@ -20,7 +20,7 @@ import yaml
 from sqlalchemy import make_url
 
 from deploy.stack import TEMPORAL_DYNAMIC_CONFIG, Stack, gateway_routes
-from shared.settings import SERVICES, Settings
+from shared.settings import LOCAL_SECRETS, SERVICES, Settings
 from tests.deploy import kustomize
 from tests.deploy.compose import ROOT, image_tag, load, mounts
 
@@ -51,6 +51,10 @@ def env_file(path: Path) -> dict[str, str]:
 
 def config(directory: Path = LOCAL) -> dict[str, str]:
     return by_kind(rendered(directory), "ConfigMap")["fieldops-config"]["data"]
+
+
+# The Secret's keys as a person fills them in (production settings refuse to start without each).
+FILLED_SECRETS = {f"FIELDOPS_{name.upper()}": "x" * 40 for name in LOCAL_SECRETS}
 
 
 def settings_from(env: dict[str, str]) -> Settings:
@@ -245,7 +249,7 @@ def test_the_local_overlay_settings_point_at_what_runs_in_the_cluster(clean_env)
     resources = rendered(LOCAL)
     data = by_kind(resources, "ConfigMap")["fieldops-config"]["data"]
     secrets = env_file(SECRETS_EXAMPLE)
-    s = settings_from({**data, **secrets, "FIELDOPS_SECRET_KEY": "x" * 40})
+    s = settings_from({**data, **secrets, **FILLED_SECRETS})
     services = by_kind(resources, "Service")
 
     def port_of(service: str, name: str | None = None) -> int:
@@ -281,9 +285,9 @@ def test_the_local_overlay_settings_point_at_what_runs_in_the_cluster(clean_env)
 def test_the_gateway_runs_the_local_stacks_routes_for_the_cluster_addresses(clean_env):
     resources = rendered(BASE)
     gateway_files = by_kind(resources, "ConfigMap")["gateway"]["data"]
-    expected = json.loads(gateway_routes(settings_from({**env_file(BASE / "config.env"), "FIELDOPS_ENV": "dev"})))
+    expected = json.loads(gateway_routes(settings_from({**env_file(BASE / "config.env"), **FILLED_SECRETS})))
     assert json.loads(gateway_files["routes.yml"]) == expected, (
-        "regenerate: (set -a; . deploy/k8s/base/config.env; FIELDOPS_ENV=dev .venv/bin/fieldops gateway-routes "
+        "regenerate: (set -a; . deploy/k8s/base/config.env; .venv/bin/fieldops gateway-routes "
         "> deploy/k8s/base/gateway-routes.yml)")
     # The same files as docker-compose's gateway (the Service names are the compose service names).
     compose_gateway = mounts(load()["services"]["gateway"])
@@ -330,7 +334,7 @@ def test_temporal_comes_from_its_chart_at_the_versions_docker_compose_runs():
 
 def test_temporal_values_match_the_cluster(clean_env):
     data = config()
-    s = settings_from({**data, "FIELDOPS_SECRET_KEY": "x" * 40})
+    s = settings_from({**data, **FILLED_SECRETS})
     assert s.temporal_target == f"{TEMPORAL_RELEASE}-frontend:7233"
     namespaces = TEMPORAL_VALUES["server"]["config"]["namespaces"]
     assert namespaces["create"] and s.temporal_namespace in {n["name"] for n in namespaces["namespace"]}

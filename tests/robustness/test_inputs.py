@@ -71,7 +71,10 @@ async def test_malformed_cursors_are_a_400(cast):
     bad = [cursor({"id": "x"}), cursor({"id": None}), cursor({"id": 1.5}), cursor({"n": None}),
            cursor({"at": "2026-01-01T10:00:00", "id": "manual-x"}), cursor([1, 2]), "bm90IGpzb24", "%%%", "AAAA"]
     lists = [(cast.dispatcher, "/providers"), (cast.dispatcher, "/teams"), (cast.provider, "/work-orders"),
-             (cast.receivable, "/payments"), (cast.receivable, "/invoices"), (cast.receivable, "/payment-runs")]
+             (cast.receivable, "/payments"), (cast.receivable, "/invoices"), (cast.receivable, "/payment-runs"),
+             (cast.dispatcher, "/customers"), (cast.dispatcher, "/assets"), (cast.customer, "/requests"),
+             (cast.dispatcher, "/work-events"), (cast.admin, "/users"), (cast.admin, "/account-requests"),
+             (cast.customer, "/notifications")]
     for user, path in lists:
         for value in bad:
             response = await send(user, "GET", path, params={"cursor": value})
@@ -81,7 +84,10 @@ async def test_malformed_cursors_are_a_400(cast):
 
 async def test_limit_outside_1_to_200_is_a_422(cast):
     lists = [(cast.dispatcher, "/providers"), (cast.dispatcher, "/teams"), (cast.provider, "/work-orders"),
-             (cast.receivable, "/payments"), (cast.receivable, "/invoices"), (cast.receivable, "/payment-runs")]
+             (cast.receivable, "/payments"), (cast.receivable, "/invoices"), (cast.receivable, "/payment-runs"),
+             (cast.dispatcher, "/customers"), (cast.dispatcher, "/assets"), (cast.customer, "/requests"),
+             (cast.dispatcher, "/work-events"), (cast.admin, "/users"), (cast.admin, "/account-requests"),
+             (cast.customer, "/notifications")]
     for user, path in lists:
         for limit in ("-1", "0", "201", str(10**26), "ten"):
             response = await send(user, "GET", path, params={"limit": limit})

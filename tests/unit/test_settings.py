@@ -32,7 +32,8 @@ def test_a_bad_duration_is_refused():
 def test_production_refuses_the_dev_secret():
     with pytest.raises(ValidationError):
         Settings(env="production", secret_key=DEV_SECRET)
-    assert Settings(env="production", secret_key="x" * 40).env == "production"
+    assert Settings(env="production", secret_key="x" * 40, s3_secret_key="y" * 40,
+                    internal_token="z" * 40).env == "production"
 
 
 def test_port_offset_moves_every_port():
