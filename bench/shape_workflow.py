@@ -3,8 +3,8 @@ activities, and nothing behind them.
 
 SHAPE is counted from workflows/service_request.py and its recorded histories (tests/histories/paid*.json), for
 the lifecycle the benchmark drives (tests/support/api.py `lifecycle`): the start and every transition record
-themselves (intake's read copy and timeline, then the customer's email, on notifications' queue), after their own
-activity on routing's or invoicing's queue where they have one. Each activity runs on its own task queue
+themselves (intake's read copy and timeline), after their own activity on routing's or invoicing's queue where they
+have one, and answer; the customer's email follows on notifications' queue, sent in order by one loop. Each activity runs on its own task queue
 (bench-shape-<service>) in a worker process of its own, as each service is one; the workflow runs in another, with
 eager activity execution off. The activities do nothing: what is left is what Temporal alone costs.
 
@@ -30,7 +30,8 @@ from temporalio.api.enums.v1 import EventType
 
 TASK_QUEUE = "bench-shape"
 QUEUES = ("intake", "routing", "invoicing", "notifications")
-RECORD = ("intake", "notifications")  # read copy and timeline, then the email (ServiceRequestWorkflow._record)
+RECORD = ("intake",)  # read copy and timeline (ServiceRequestWorkflow._record); the email follows the answer
+DELIVER = "notifications"  # one email per step, queued and sent in order after the step answers
 # (step, the activities' queues in order): the workflow's start, then each update or signal the lifecycle sends.
 SHAPE: list[tuple[str, tuple[str, ...]]] = [
     ("start", RECORD),
@@ -58,17 +59,28 @@ async def noop(step: str) -> str:
 @workflow.defn(name="ShapeLifecycleWorkflow")
 class ShapeLifecycleWorkflow:
     """Each step runs its activities one after the other under one lock, as the real workflow records its
-    effects in order; an update answers once its activities are done."""
+    effects in order; an update answers once they are done, and its email is queued for one sending loop."""
 
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.done = 0
+        self.emails: list[str] = []
 
     @workflow.run
     async def run(self) -> int:
+        sending = asyncio.create_task(self._send_in_order())
         await self._activities("start")
-        await workflow.wait_condition(lambda: self.done >= len(SHAPE) and workflow.all_handlers_finished())
+        await workflow.wait_condition(
+            lambda: self.done >= len(SHAPE) and workflow.all_handlers_finished() and not self.emails)
+        sending.cancel()
         return self.done
+
+    async def _send_in_order(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self.emails))
+            await workflow.execute_activity(noop, self.emails[0], task_queue=f"{TASK_QUEUE}-{DELIVER}",
+                                            start_to_close_timeout=timedelta(seconds=30))
+            self.emails.pop(0)
 
     @workflow.update
     async def step(self, name: str) -> str:
@@ -89,6 +101,7 @@ class ShapeLifecycleWorkflow:
             for queue in STEPS[name]:
                 await workflow.execute_activity(noop, name, task_queue=f"{TASK_QUEUE}-{queue}",
                                                 start_to_close_timeout=timedelta(seconds=30))
+            self.emails.append(name)
             self.done += 1
 
 
