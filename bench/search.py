@@ -5,7 +5,7 @@
 Makes a scratch intake database on the PostgreSQL server, migrates it to head with Alembic (so the indexes are
 the ones production gets, pg_trgm included), bulk-loads customers, sites, assets and requests with COPY (not
 through the API), ANALYZEs, then times pages of `GET /requests` and `GET /work-events` by calling the real route
-code (`services.intake.requests.search_requests`, the same function the routes call, serialisation included)
+code (`services.intake.service.search_requests`, the same function the routes call, serialisation included)
 for a customer and for a dispatcher. Prints p50/p95 per scenario and overall, and the plan's index use for
 `q`. The scratch database is dropped afterwards unless --keep.
 """
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from services.intake.requests import search_requests  # noqa: E402
+from services.intake.service import search_requests  # noqa: E402
 from shared import migrations  # noqa: E402
 from shared.auth import Principal  # noqa: E402
 from shared.contracts.enums import Priority, Role, Status  # noqa: E402

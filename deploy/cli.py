@@ -93,7 +93,7 @@ def admin_database() -> tuple[str, str]:
 async def create_admin(url: str, email: str, password: str, full_name: str) -> str:
     from sqlalchemy import select
 
-    from services.intake.accounts import create_user
+    from services.intake.service import create_user
     from services.intake.models import User
     from services.intake.schemas import UserIn
     from shared.auth import hash_password

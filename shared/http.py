@@ -122,6 +122,10 @@ class RequestStateOut(BaseModel):
     sla_breached: bool
 
 
+# What every lifecycle action's route answers: the request's state after it, or why it was refused.
+TRANSITION = {"response_model": RequestStateOut, "responses": errors(403, 404, 409)}
+
+
 async def update_request(client: Client, number: str, update: str, command: Any,
                          idempotency_key: str | None = None) -> RequestState:
     """Run one lifecycle transition as a Temporal Update and answer as the API contract says.
@@ -199,6 +203,17 @@ def page(rows: Sequence[Any], limit: int, out: Callable[[Any], Any], cursor_of: 
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": [out(r) for r in rows], "next_cursor": encode_cursor(cursor_of(rows[-1])) if more else None}
+
+
+async def id_page(db, query, column, limit: int, cursor: str | None, out, newest_first: bool = False) -> dict:
+    """One page of an id-ordered list: `{"items", "next_cursor"}`, keyset-paged on `column` (the primary key),
+    ascending or, with `newest_first`, descending. `limit` is the route's `Limit` (1 to 200) and `cursor` its
+    `Cursor`."""
+    if (after := decode_cursor(cursor, id=int)) is not None:
+        query = query.where(column < after["id"] if newest_first else column > after["id"])
+    order = column.desc() if newest_first else column
+    rows = list((await db.execute(query.order_by(order).limit(limit + 1))).scalars())
+    return page(rows, limit, out, lambda row: {"id": row.id})
 
 
 def money(cents: int) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException
+from fastapi import Header, HTTPException
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, select
@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import UTCDateTime, utcnow
 
 KEEP_KEYS_FOR = timedelta(hours=24)
+# The header every creating or acting route takes: `key: IdempotencyKey = None`.
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 class IdempotentReplay(Exception):

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from shared.contracts.enums import Kind, Priority, Role
 from shared.http import Id, Page
+
+# The request lists' query parameters.
+Search = Annotated[str | None, Query(max_length=200, description="a part of what is sought, any case")]
+Statuses = Annotated[list[str] | None, Query(max_length=20, description="one or more statuses")]
+Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
 
 
 class Out(BaseModel):

@@ -1,15 +1,203 @@
-"""Intake's logic shared by its HTTP routes and its activities."""
+"""Intake's logic, called by its routes, its activities and the CLI alike: accounts and tokens, requests (their
+numbers, workflows, visibility and search), customers' counts, and the read copy the workflow keeps."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 
-from services.intake.models import RecommendationRow, counters, ServiceRequest, TimelineEntry, User
-from shared.contracts import customer_view
-from shared.contracts.enums import OfferKind, Role
+from fastapi import HTTPException, Request
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.common import (
+    SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from services.intake import views
+from services.intake.models import (
+    RecommendationRow, ServiceRequest, TimelineEntry, User, counters, idempotency_keys,
+)
+from services.intake.schemas import Counts, TokenOut, UserIn
+from shared.auth import Principal, hash_password, issue_refresh_token, issue_token
+from shared.contracts import customer_view, names
+from shared.contracts.enums import BUCKETS, BillingStatus, OfferKind, Priority, Role, Status
 from shared.contracts.messages import describe, portal_path
-from shared.contracts.models import Audience, Recipient, RecordTransition, RequestState
+from shared.contracts.models import Audience, Recipient, RecordTransition, RequestState, StartRequest
+from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, SLA_KEY, STATUS_KEY
 from shared.counters import next_value
+from shared.http import decode_cursor, page
+from shared.idempotency import Idempotency
+
+idempotency = Idempotency(idempotency_keys)
+STAFF = (Role.dispatcher, Role.admin, Role.accounts_receivable)
+SORTS = {"created_at", "-created_at", "updated_at", "-updated_at"}
+
+
+# --- accounts and tokens ------------------------------------------------------------------------
+def principal_of(user: User) -> Principal:
+    return Principal(user_id=user.id, role=Role(user.role), email=user.email, name=user.full_name,
+                     customer_id=user.customer_id, provider_id=user.provider_id, org_admin=user.org_admin,
+                     token_version=user.token_version)
+
+
+def token_pair(user: User, session_started: int | None = None) -> TokenOut:
+    principal = principal_of(user)
+    token, ttl = issue_token(principal)
+    refresh, refresh_ttl = issue_refresh_token(principal, session_started)
+    return TokenOut(access_token=token, expires_in=ttl, refresh_token=refresh, refresh_expires_in=refresh_ttl)
+
+
+async def create_user(db, body: UserIn) -> User:
+    """Shared by `POST /users` and the CLI's create-admin."""
+    user = User(email=body.email.lower(), password_hash=hash_password(body.password), full_name=body.full_name,
+                role=body.role.value, customer_id=body.customer_id, provider_id=body.provider_id,
+                org_admin=body.org_admin, phone=body.phone, notification_email=body.notification_email)
+    db.add(user)
+    await db.flush()
+    return user
+
+
+async def is_current(db, principal: Principal) -> bool:
+    """Whether the token's user is still active, of the token's role, and the token of its current version."""
+    user = await db.get(User, principal.user_id)
+    return (user is not None and user.active and user.token_version == principal.token_version
+            and user.role == principal.role.value)
+
+
+async def token_is_current(request: Request, principal: Principal, token: str) -> bool:
+    """Intake's own answer for `shared.auth.current_principal`: from its users table, no hop."""
+    async with request.app.state.svc.db.sessions() as db:
+        return await is_current(db, principal)
+
+
+# --- requests ------------------------------------------------------------------------------------
+def scope(user: Principal, what: str) -> str:
+    return f"{user.user_id}:{what}"
+
+
+def like_pattern(q: str) -> str:
+    """A substring pattern for LIKE in which the user's own % and _ match themselves."""
+    escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def visible(user: Principal, row: ServiceRequest) -> bool:
+    if user.role in STAFF:
+        return True
+    if user.role == Role.customer:
+        return row.customer_id == user.customer_id
+    return user.role == Role.provider and row.provider_id is not None and row.provider_id == user.provider_id
+
+
+async def load_visible(db, user: Principal, number: str) -> ServiceRequest:
+    row = (await db.execute(select(ServiceRequest).where(ServiceRequest.number == number))).scalar_one_or_none()
+    if row is None or not visible(user, row):
+        raise HTTPException(404, f"request {number} not found")
+    return row
+
+
+async def start_workflow(temporal, clocks, row: ServiceRequest, user: Principal) -> None:
+    """Start (or find already started) the request's workflow; the id makes a repeat harmless, and a workflow
+    that has already ended (paid or cancelled) is never started again."""
+    start = StartRequest(number=row.number, customer_id=row.customer_id, asset_id=row.asset_id, kind=row.kind,
+                         priority=row.priority, summary=row.summary, created_at=row.created_at,
+                         actor=user.actor(), clocks=clocks)
+    try:
+        await temporal.start_workflow(
+            names.SERVICE_REQUEST_WORKFLOW, start, id=names.request_workflow_id(row.number),
+            task_queue=names.WORKFLOW_TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(STATUS_KEY, Status.draft.value), SearchAttributePair(PRIORITY_KEY, row.priority),
+                SearchAttributePair(CUSTOMER_KEY, str(row.customer_id)), SearchAttributePair(SLA_KEY, False)]),
+        )
+    except WorkflowAlreadyStartedError:
+        pass  # it ran and ended
+
+
+async def search_requests(db, user: Principal, *, q: str | None, status: list[str] | None, priority: Priority | None,
+                          customer_id: int | None, provider_id: int | None, sort: str, limit: int,
+                          cursor: str | None, console: ConsoleFilters | None = None) -> dict:
+    if sort not in SORTS:
+        raise HTTPException(422, f"sort must be one of {', '.join(sorted(SORTS))}")
+    valid = {s.value for s in Status}
+    for s in status or []:
+        if s not in valid:
+            raise HTTPException(422, f"unknown status {s}")
+    status = views.status_filter(user, status)
+    column = getattr(ServiceRequest, sort.lstrip("-"))
+    descending = sort.startswith("-")
+    query = select(ServiceRequest)
+    if user.role == Role.customer:
+        query = query.where(ServiceRequest.customer_id == user.customer_id)
+    elif user.role == Role.provider:
+        query = query.where(ServiceRequest.provider_id == user.provider_id)
+    if customer_id is not None:
+        query = query.where(ServiceRequest.customer_id == customer_id)
+    if provider_id is not None:
+        query = query.where(ServiceRequest.provider_id == provider_id)
+    if status:
+        query = query.where(ServiceRequest.status.in_(status))
+    if priority is not None:
+        query = query.where(ServiceRequest.priority == priority.value)
+    if q:
+        query = query.where(ServiceRequest.search_text.like(like_pattern(q.lower()), escape="\\"))
+    if console is not None:
+        query = console.apply(query)
+    if (after := decode_cursor(cursor, v=datetime, id=int)) is not None:
+        value, last_id = after["v"], after["id"]
+        if descending:
+            query = query.where(or_(column < value, and_(column == value, ServiceRequest.id < last_id)))
+        else:
+            query = query.where(or_(column > value, and_(column == value, ServiceRequest.id > last_id)))
+    order = (column.desc(), ServiceRequest.id.desc()) if descending else (column.asc(), ServiceRequest.id.asc())
+    rows = list((await db.execute(query.order_by(*order).limit(limit + 1))).scalars())
+    return page(rows, limit, lambda r: views.request_out(user, r),
+                lambda last: {"v": getattr(last, sort.lstrip("-")).isoformat(), "id": last.id})
+
+
+@dataclass
+class ConsoleFilters:
+    """The operators' console's own filters: created and due date ranges (whole UTC days, both ends included),
+    SLA breached or not, and the customer's billing status."""
+
+    created_from: date | None = None
+    created_to: date | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    sla_breached: bool | None = None
+    billing_status: BillingStatus | None = None
+
+    def apply(self, query):
+        for column, first, last in ((ServiceRequest.created_at, self.created_from, self.created_to),
+                                    (ServiceRequest.due_at, self.due_from, self.due_to)):
+            if first is not None:
+                query = query.where(column >= datetime.combine(first, time.min, timezone.utc))
+            if last is not None and last < date.max:
+                query = query.where(column < datetime.combine(last + timedelta(days=1), time.min, timezone.utc))
+        if self.sla_breached is not None:
+            query = query.where(ServiceRequest.sla_breached == self.sla_breached)
+        if self.billing_status is not None:
+            query = query.where(ServiceRequest.billing_status == self.billing_status.value)
+        return query
+
+
+async def refreshed(db, number: str) -> ServiceRequest:
+    db.expire_all()
+    return (await db.execute(select(ServiceRequest).where(ServiceRequest.number == number))).scalar_one()
+
+
+# --- customers -----------------------------------------------------------------------------------
+async def bucket_counts(db, customer_ids: list[int]) -> dict[int, Counts]:
+    """The five dashboard buckets, counted from the read copy in one grouped query."""
+    if not customer_ids:
+        return {}
+    columns = [func.sum(case((ServiceRequest.status.in_([s.value for s in statuses]), 1), else_=0)).label(bucket)
+               for bucket, statuses in BUCKETS.items()]
+    rows = await db.execute(select(ServiceRequest.customer_id, *columns)
+                            .where(ServiceRequest.customer_id.in_(customer_ids))
+                            .group_by(ServiceRequest.customer_id))
+    return {row.customer_id: Counts(**{b: int(getattr(row, b) or 0) for b in BUCKETS}) for row in rows}
 
 
 async def next_number(db: AsyncSession, name: str) -> int:
@@ -19,6 +207,8 @@ async def next_number(db: AsyncSession, name: str) -> int:
 def format_request_number(value: int) -> str:
     return f"SR-{value:06d}"
 
+
+# --- the read copy the workflow keeps (through activities) -------------------------------------
 
 def apply_state(row: ServiceRequest, state: RequestState) -> None:
     row.status = state.status.value

@@ -1,5 +1,5 @@
 """The routing service: providers, teams, work orders and offers, the work-event console."""
-from services.routing import activities, api
+from services.routing import activities, routes
 from shared.service_app import create_app
 
-app = create_app("routing", [api.router, api.internal], activities.build)
+app = create_app("routing", routes.routers, activities.build)

@@ -1,7 +1,7 @@
 """The billing screens: payment runs with their payments (dispatchers, accounts receivable, admins) and customer
 invoices with "record payment".
 
-Each screen offers a role only what the API lets it do (services/invoicing/api.py): every billing role starts and
+Each screen offers a role only what the API lets it do (services/invoicing/routes/): every billing role starts and
 lists payment runs and reads payments; customer invoices are read by accounts receivable and admins; recording a
 customer's payment is for accounts receivable alone. Everyone else gets the 404 page.
 """

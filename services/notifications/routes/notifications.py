@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.notifications.models import Notification
 from services.notifications.schemas import NotificationOut, NotificationPage, UnreadCount
 from services.notifications.service import unread_count
 from shared.auth import CurrentUser
 from shared.db import utcnow
-from shared.http import Cursor, Id, Limit, decode_cursor, errors, page
+from shared.http import Cursor, Id, Limit, errors, id_page
 from shared.service_app import SessionDep
 
 router = APIRouter(prefix="/api/v1")
@@ -19,24 +19,20 @@ router = APIRouter(prefix="/api/v1")
 async def list_notifications(user: CurrentUser, db: SessionDep, unread: bool | None = None, limit: Limit = 50,
                              cursor: Cursor = None):
     """The caller's own notifications, newest first; `unread=true` or `false` filters them."""
-    query = select(Notification).where(Notification.user_id == user.user_id).order_by(Notification.id.desc())
+    query = select(Notification).where(Notification.user_id == user.user_id)
     if unread is True:
         query = query.where(Notification.read_at.is_(None))
     elif unread is False:
         query = query.where(Notification.read_at.is_not(None))
-    if (after := decode_cursor(cursor, id=int)) is not None:
-        query = query.where(Notification.id < after["id"])
-    rows = list((await db.execute(query.limit(limit + 1))).scalars())
-    listing = page(rows, limit, NotificationOut.model_validate, lambda n: {"id": n.id})
+    listing = await id_page(db, query, Notification.id, limit, cursor, NotificationOut.model_validate,
+                            newest_first=True)
     return {**listing, "unread_count": await unread_count(db, user.user_id)}
 
 
 @router.get("/notifications/unread-count", response_model=UnreadCount, tags=["notifications"])
-async def get_unread_count(user: CurrentUser, db: SessionDep):  # `unread_count` is the helper above
+async def get_unread_count(user: CurrentUser, db: SessionDep):  # `unread_count` names service.py's count
     """`{unread: n}`: the number the portal shows beside Notifications in its header."""
-    count = (await db.execute(select(func.count()).select_from(Notification).where(
-        Notification.user_id == user.user_id, Notification.read_at.is_(None)))).scalar_one()
-    return {"unread": count}
+    return {"unread": await unread_count(db, user.user_id)}
 
 
 @router.post("/notifications/{notification_id}/read", response_model=NotificationOut, tags=["notifications"],

@@ -3,36 +3,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query
-from sqlalchemy import case, func, or_, select
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import or_, select
 
 from services.intake import views
-from services.intake.deps import ActiveUser, id_page
-from services.intake.models import Asset, Customer, ServiceRequest, Site, idempotency_keys
+from services.intake.models import Asset, Customer, ServiceRequest, Site
 from services.intake.schemas import (
     AssetDetail, AssetIn, AssetOut, AssetPage, AssetRequestOut, Counts, CustomerIn, CustomerOut, CustomerPage, SiteIn,
     SiteOut, SitePage,
 )
-from shared.auth import Principal, need
-from shared.contracts.enums import BUCKETS, Role
-from shared.http import Cursor, Id, Limit, errors
-from shared.idempotency import Idempotency
+from services.intake.service import bucket_counts, idempotency, like_pattern, scope
+from shared.auth import CurrentUser, Principal, need
+from shared.contracts.enums import Role
+from shared.http import Cursor, Id, Limit, errors, id_page
+from shared.idempotency import IdempotencyKey
 from shared.service_app import SessionDep
 
 router = APIRouter(prefix="/api/v1")
-idempotency = Idempotency(idempotency_keys)
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 OPERATORS = (Role.dispatcher, Role.admin)
-
-
-def scope(user: Principal, what: str) -> str:
-    return f"{user.user_id}:{what}"
-
-
-def like_pattern(q: str) -> str:
-    """A substring pattern for LIKE in which the user's own % and _ match themselves."""
-    escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def may_see_customer(user: Principal, customer_id: int) -> bool:
@@ -42,7 +30,7 @@ def may_see_customer(user: Principal, customer_id: int) -> bool:
 
 
 @router.post("/customers", status_code=201, response_model=CustomerOut, tags=["customers"], responses=errors(403))
-async def create_customer(body: CustomerIn, user: ActiveUser, db: SessionDep, key: IdempotencyKey = None):
+async def create_customer(body: CustomerIn, user: CurrentUser, db: SessionDep, key: IdempotencyKey = None):
     need(user, *OPERATORS)
     if replay := await idempotency.replay(db, key, scope(user, "customers"), body):
         return replay
@@ -51,7 +39,7 @@ async def create_customer(body: CustomerIn, user: ActiveUser, db: SessionDep, ke
 
 
 @router.get("/customers", response_model=CustomerPage, tags=["customers"], responses=errors(403))
-async def list_customers(user: ActiveUser, db: SessionDep, q: Annotated[str | None, Query(max_length=200)] = None,
+async def list_customers(user: CurrentUser, db: SessionDep, q: Annotated[str | None, Query(max_length=200)] = None,
                          id: Annotated[list[Id] | None, Query(max_length=200)] = None, limit: Limit = 50,
                          cursor: Cursor = None):
     """`q` finds customers by a part of their name; `id` (repeatable) names the ones wanted, e.g. to label a page
@@ -68,20 +56,8 @@ async def list_customers(user: ActiveUser, db: SessionDep, q: Annotated[str | No
     return page
 
 
-async def bucket_counts(db, customer_ids: list[int]) -> dict[int, Counts]:
-    """The five dashboard buckets, counted from the read copy in one grouped query."""
-    if not customer_ids:
-        return {}
-    columns = [func.sum(case((ServiceRequest.status.in_([s.value for s in statuses]), 1), else_=0)).label(bucket)
-               for bucket, statuses in BUCKETS.items()]
-    rows = await db.execute(select(ServiceRequest.customer_id, *columns)
-                            .where(ServiceRequest.customer_id.in_(customer_ids))
-                            .group_by(ServiceRequest.customer_id))
-    return {row.customer_id: Counts(**{b: int(getattr(row, b) or 0) for b in BUCKETS}) for row in rows}
-
-
 @router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"], responses=errors(404))
-async def get_customer(customer_id: Id, user: ActiveUser, db: SessionDep):
+async def get_customer(customer_id: Id, user: CurrentUser, db: SessionDep):
     customer = await db.get(Customer, customer_id)
     if customer is None or not may_see_customer(user, customer_id):
         raise HTTPException(404, "customer not found")
@@ -91,7 +67,7 @@ async def get_customer(customer_id: Id, user: ActiveUser, db: SessionDep):
 
 @router.post("/customers/{customer_id}/sites", status_code=201, response_model=SiteOut, tags=["customers"],
              responses=errors(403, 404))
-async def create_site(customer_id: Id, body: SiteIn, user: ActiveUser, db: SessionDep, key: IdempotencyKey = None):
+async def create_site(customer_id: Id, body: SiteIn, user: CurrentUser, db: SessionDep, key: IdempotencyKey = None):
     own = user.role == Role.customer and user.customer_id == customer_id
     if not (user.role in OPERATORS or own):
         raise HTTPException(404, "customer not found")
@@ -108,7 +84,7 @@ async def create_site(customer_id: Id, body: SiteIn, user: ActiveUser, db: Sessi
 
 
 @router.get("/customers/{customer_id}/sites", response_model=SitePage, tags=["customers"], responses=errors(404))
-async def list_sites(customer_id: Id, user: ActiveUser, db: SessionDep):
+async def list_sites(customer_id: Id, user: CurrentUser, db: SessionDep):
     """Every site at once (`next_cursor` is always null)."""
     if not may_see_customer(user, customer_id):
         raise HTTPException(404, "customer not found")
@@ -117,7 +93,7 @@ async def list_sites(customer_id: Id, user: ActiveUser, db: SessionDep):
 
 
 @router.post("/assets", status_code=201, response_model=AssetOut, tags=["assets"], responses=errors(403, 404))
-async def create_asset(body: AssetIn, user: ActiveUser, db: SessionDep, key: IdempotencyKey = None):
+async def create_asset(body: AssetIn, user: CurrentUser, db: SessionDep, key: IdempotencyKey = None):
     if not (user.role in OPERATORS or (user.role == Role.customer and user.customer_id == body.customer_id)):
         raise HTTPException(404 if user.role == Role.customer else 403, "customer not found"
                             if user.role == Role.customer else "only customers and dispatchers add assets")
@@ -142,7 +118,7 @@ async def create_asset(body: AssetIn, user: ActiveUser, db: SessionDep, key: Ide
 
 
 @router.get("/assets", response_model=AssetPage, tags=["assets"], responses=errors(403))
-async def list_assets(user: ActiveUser, db: SessionDep, customer_id: Id | None = None,
+async def list_assets(user: CurrentUser, db: SessionDep, customer_id: Id | None = None,
                       q: Annotated[str | None, Query(max_length=200)] = None, limit: Limit = 50, cursor: Cursor = None):
     query = select(Asset)
     if user.role == Role.customer:
@@ -162,7 +138,7 @@ async def list_assets(user: ActiveUser, db: SessionDep, customer_id: Id | None =
 
 
 @router.get("/assets/{asset_id}", response_model=AssetDetail, tags=["assets"], responses=errors(404))
-async def get_asset(asset_id: Id, user: ActiveUser, db: SessionDep):
+async def get_asset(asset_id: Id, user: CurrentUser, db: SessionDep):
     asset = await db.get(Asset, asset_id)
     if asset is None or not (user.role in OPERATORS or (user.role == Role.customer and user.customer_id == asset.customer_id)):
         raise HTTPException(404, "asset not found")

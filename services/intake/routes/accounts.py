@@ -1,4 +1,4 @@
-"""Accounts: sign-in, users, profiles, password reset, and the token check every service asks on every call."""
+"""Accounts: sign-in, users, profiles, password reset, and organisation admins' account requests."""
 from __future__ import annotations
 
 import hashlib
@@ -6,42 +6,32 @@ import secrets
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import or_, select, update
 
-from services.intake.deps import ActiveUser, id_page
-from services.intake import customers
 from services.intake import throttle
 from services.intake.models import AccountRequest, Customer, PasswordReset, User
 from services.intake.schemas import (
     AccountRequestIn, AccountRequestOut, AccountRequestPage, DecisionIn, PasswordChangeIn, PasswordResetConfirm,
     PasswordResetIn, ProfilePatch, RefreshIn, ResetRequested, TokenOut, UserIn, UserOut, UserPage,
 )
+from services.intake.service import create_user, idempotency, like_pattern, token_pair
 from shared import mailer
-from shared.auth import (
-    REVOKED, Principal, client_ip, decode_refresh_token, decode_token, hash_password, issue_refresh_token, issue_token,
-    need, verify_password,
-)
+from shared.auth import CurrentUser, Principal, client_ip, decode_refresh_token, hash_password, need, verify_password
 from shared.contracts.enums import Role
 from shared.db import utcnow
-from shared.http import Cursor, Id, Limit, errors
-from shared.internal import internal_get, require_service
+from shared.http import Cursor, Id, Limit, errors, id_page
+from shared.idempotency import IdempotencyKey
+from shared.internal import internal_get
 from shared.service_app import SessionDep, StateDep
 
 router = APIRouter(prefix="/api/v1")
-internal = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(require_service)])
 
 RESET_VALID = timedelta(hours=1)
 INVITATION_VALID = timedelta(days=3)
 # Verified when the address is unknown, so a wrong address costs as long as a wrong password (no enumeration).
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
-
-
-def principal_of(user: User) -> Principal:
-    return Principal(user_id=user.id, role=Role(user.role), email=user.email, name=user.full_name,
-                     customer_id=user.customer_id, provider_id=user.provider_id, org_admin=user.org_admin,
-                     token_version=user.token_version)
 
 
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"],
@@ -58,13 +48,6 @@ async def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], request
     await throttle.clear_account(db, email)
     await db.commit()
     return token_pair(user)
-
-
-def token_pair(user: User, session_started: int | None = None) -> TokenOut:
-    principal = principal_of(user)
-    token, ttl = issue_token(principal)
-    refresh, refresh_ttl = issue_refresh_token(principal, session_started)
-    return TokenOut(access_token=token, expires_in=ttl, refresh_token=refresh, refresh_expires_in=refresh_ttl)
 
 
 @router.post("/auth/refresh", response_model=TokenOut, tags=["auth"],
@@ -84,18 +67,8 @@ async def check_provider_exists(state, provider_id: int) -> bool:
     return await internal_get(state.settings, "routing", f"providers/{provider_id}") is not None
 
 
-async def create_user(db, body: UserIn) -> User:
-    """Shared by `POST /users` and the CLI's create-admin."""
-    user = User(email=body.email.lower(), password_hash=hash_password(body.password), full_name=body.full_name,
-                role=body.role.value, customer_id=body.customer_id, provider_id=body.provider_id,
-                org_admin=body.org_admin, phone=body.phone, notification_email=body.notification_email)
-    db.add(user)
-    await db.flush()
-    return user
-
-
 @router.post("/users", status_code=201, response_model=UserOut, tags=["accounts"], responses=errors(403, 409))
-async def post_user(body: UserIn, user: ActiveUser, db: SessionDep, state: StateDep) -> User:
+async def post_user(body: UserIn, user: CurrentUser, db: SessionDep, state: StateDep) -> User:
     need(user, Role.admin)
     if body.role == Role.customer:
         if body.customer_id is None or await db.get(Customer, body.customer_id) is None:
@@ -117,13 +90,13 @@ async def post_user(body: UserIn, user: ActiveUser, db: SessionDep, state: State
 
 
 @router.get("/users", response_model=UserPage, tags=["accounts"], responses=errors(403))
-async def list_users(user: ActiveUser, db: SessionDep, customer_id: Id | None = None, role: Role | None = None,
+async def list_users(user: CurrentUser, db: SessionDep, customer_id: Id | None = None, role: Role | None = None,
                      q: Annotated[str | None, Query(max_length=200)] = None, limit: Limit = 50, cursor: Cursor = None):
     """Admins see everyone; an organisation admin sees its own organisation's contacts (and nobody else).
     `q` finds users by part of their name or email."""
     query = select(User)
     if q and q.strip():
-        pattern = customers.like_pattern(q)
+        pattern = like_pattern(q)
         query = query.where(or_(User.full_name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\")))
     if user.role == Role.customer and user.org_admin:
         query = query.where(User.customer_id == user.customer_id)
@@ -143,7 +116,7 @@ def lock_out(target: User) -> None:
 
 
 @router.post("/users/{user_id}/deactivate", status_code=204, tags=["accounts"], responses=errors(403, 404))
-async def deactivate(user_id: Id, user: ActiveUser, db: SessionDep) -> Response:
+async def deactivate(user_id: Id, user: CurrentUser, db: SessionDep) -> Response:
     need(user, Role.admin)
     target = await db.get(User, user_id)
     if target is None:
@@ -156,12 +129,12 @@ async def deactivate(user_id: Id, user: ActiveUser, db: SessionDep) -> Response:
 
 
 @router.get("/me", response_model=UserOut, tags=["accounts"])
-async def get_me(user: ActiveUser, db: SessionDep) -> User:
+async def get_me(user: CurrentUser, db: SessionDep) -> User:
     return await db.get(User, user.user_id)
 
 
 @router.patch("/me", response_model=UserOut, tags=["accounts"])
-async def patch_me(body: ProfilePatch, user: ActiveUser, db: SessionDep) -> User:
+async def patch_me(body: ProfilePatch, user: CurrentUser, db: SessionDep) -> User:
     me = await db.get(User, user.user_id)
     for field, value in body.model_dump(exclude_unset=True).items():
         if field == "full_name" and value is None:
@@ -179,7 +152,7 @@ def field_error(field: str, message: str) -> list[dict]:
 @router.post("/me/password", response_model=TokenOut, tags=["accounts"],
              responses={422: {"description": "the current password is wrong, or the new one is not acceptable"},
                         429: {"description": "too many wrong passwords; try again later"}})
-async def change_password(body: PasswordChangeIn, user: ActiveUser, db: SessionDep) -> TokenOut:
+async def change_password(body: PasswordChangeIn, user: CurrentUser, db: SessionDep) -> TokenOut:
     """Change one's own password, giving the current one. Every token issued so far stops working (other
     browsers and devices are signed out); the answer is a fresh token pair for the caller, as at sign-in.
     Wrong current passwords count as failed sign-ins (the same throttling: see `POST /auth/token`)."""
@@ -246,29 +219,6 @@ async def password_reset_confirm(body: PasswordResetConfirm, db: SessionDep) -> 
     return Response(status_code=204)
 
 
-async def is_current(db, principal: Principal) -> bool:
-    """Whether the token's user is still active, of the token's role, and the token of its current version."""
-    user = await db.get(User, principal.user_id)
-    return (user is not None and user.active and user.token_version == principal.token_version
-            and user.role == principal.role.value)
-
-
-async def token_is_current(request: Request, principal: Principal, token: str) -> bool:
-    """Intake's own answer for `shared.auth.current_principal`: from its users table, no hop."""
-    async with request.app.state.svc.db.sessions() as db:
-        return await is_current(db, principal)
-
-
-@internal.get("/auth/check")
-async def auth_check(db: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Response:
-    """The other services ask this on every call, with the caller's bearer token: 200 while it is good, else 401."""
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
-    if not await is_current(db, decode_token(authorization.split(" ", 1)[1])):
-        raise HTTPException(401, REVOKED, headers={"WWW-Authenticate": "Bearer"})
-    return Response(status_code=200)
-
-
 # --- organisation admins' account requests, carried out by an admin ----------------------------------
 def need_org_admin(user: Principal) -> None:
     if not (user.role == Role.customer and user.org_admin):
@@ -277,8 +227,8 @@ def need_org_admin(user: Principal) -> None:
 
 @router.post("/account-requests", status_code=201, response_model=AccountRequestOut, tags=["accounts"],
              responses=errors(403, 404, 409))
-async def create_account_request(body: AccountRequestIn, user: ActiveUser, db: SessionDep,
-                                 key: customers.IdempotencyKey = None):
+async def create_account_request(body: AccountRequestIn, user: CurrentUser, db: SessionDep,
+                                 key: IdempotencyKey = None):
     """An organisation admin asks for a new contact of its own organisation (`action: create` with `email`,
     `full_name`, optional `phone`, `org_admin`) or for one of its contacts to be deactivated (`action: deactivate`
     with `user_id`). An admin carries it out with `POST /account-requests/{id}/approve`."""
@@ -299,17 +249,17 @@ async def create_account_request(body: AccountRequestIn, user: ActiveUser, db: S
         if target.id == user.user_id:
             raise HTTPException(422, "ask another organisation admin or an admin to deactivate your own account")
     where = f"{user.user_id}:account-requests"
-    if replay := await customers.idempotency.replay(db, key, where, body):
+    if replay := await idempotency.replay(db, key, where, body):
         return replay
     row = AccountRequest(customer_id=user.customer_id, action=body.action,
                          email=str(body.email).lower() if body.email else None, full_name=body.full_name,
                          phone=body.phone, org_admin=body.org_admin, user_id=body.user_id, reason=body.reason,
                          requested_by=user.user_id)
-    return await customers.idempotency.store_created(db, key, where, body, row, AccountRequestOut)
+    return await idempotency.store_created(db, key, where, body, row, AccountRequestOut)
 
 
 @router.get("/account-requests", response_model=AccountRequestPage, tags=["accounts"], responses=errors(403))
-async def list_account_requests(user: ActiveUser, db: SessionDep,
+async def list_account_requests(user: CurrentUser, db: SessionDep,
                                 status: Literal["pending", "done", "rejected"] | None = None,
                                 customer_id: Id | None = None, limit: Limit = 50, cursor: Cursor = None):
     """Admins see every organisation's requests (`?status=pending` is their queue); an organisation admin its own."""
@@ -337,7 +287,7 @@ async def pending_request(db, user: Principal, request_id: int) -> AccountReques
 
 @router.post("/account-requests/{request_id}/approve", response_model=AccountRequestOut, tags=["accounts"],
              responses=errors(403, 404, 409))
-async def approve_account_request(request_id: Id, body: DecisionIn, user: ActiveUser, db: SessionDep,
+async def approve_account_request(request_id: Id, body: DecisionIn, user: CurrentUser, db: SessionDep,
                                   state: StateDep, tasks: BackgroundTasks):
     """Admin: carry the request out. A new account gets an email with a single-use link to choose its password
     (valid three days); a deactivation locks the account out at once."""
@@ -365,7 +315,7 @@ async def approve_account_request(request_id: Id, body: DecisionIn, user: Active
 
 @router.post("/account-requests/{request_id}/reject", response_model=AccountRequestOut, tags=["accounts"],
              responses=errors(403, 404, 409))
-async def reject_account_request(request_id: Id, body: DecisionIn, user: ActiveUser, db: SessionDep):
+async def reject_account_request(request_id: Id, body: DecisionIn, user: CurrentUser, db: SessionDep):
     """Admin: decline the request, saying why in `comment`."""
     row = await pending_request(db, user, request_id)
     row.status, row.decided_by, row.decided_at, row.decision_comment = "rejected", user.user_id, utcnow(), body.comment

@@ -6,6 +6,7 @@ import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from shared.internal import client
 from shared.openapi import DESCRIPTION, docs_page
 from shared.settings import SERVICES
 
@@ -18,14 +19,13 @@ async def gateway_openapi(request: Request) -> dict:
     merged: dict = {"openapi": "3.1.0", "info": {"title": "fieldops API", "version": "1", "description": DESCRIPTION},
                     "servers": [{"url": "/"}], "paths": {}, "components": {"schemas": {}, "securitySchemes": {}}}
     documents = [request.app.openapi()]
-    async with httpx.AsyncClient(timeout=10) as client:
-        for service in SERVICES[1:]:
-            try:
-                response = await client.get(f"{settings.service_url(service)}/api/v1/{service}/openapi.json")
-                response.raise_for_status()
-            except httpx.HTTPError as exc:
-                raise HTTPException(503, f"the {service} service is not answering; try again shortly") from exc
-            documents.append(response.json())
+    for service in SERVICES[1:]:
+        try:
+            response = await client().get(f"{settings.service_url(service)}/api/v1/{service}/openapi.json")
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise HTTPException(503, f"the {service} service is not answering; try again shortly") from exc
+        documents.append(response.json())
     # Schema names are unique across the services (tests/unit/test_openapi.py), so merging loses nothing.
     for document in documents:
         merged["paths"].update(document.get("paths", {}))

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
-from services.intake.deps import ActiveUser
 from services.intake.models import ServiceRequest, TimelineEntry
 from services.intake.schemas import Changes
+from shared.auth import CurrentUser
 from shared.contracts import customer_view
 from shared.contracts.enums import Role
 from shared.http import MAX_ID
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1")
 
 
 @router.get("/changes", response_model=Changes, tags=["requests"])
-async def changes(user: ActiveUser, db: SessionDep,
+async def changes(user: CurrentUser, db: SessionDep,
                   after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="a timeline entry's id")] = None,
                   limit: Annotated[int, Query(ge=1, le=500, description="entries at most, 1 to 500")] = 200):
     """`{items: [{id, number, kind, status}], last_id}`: what changed after timeline entry `after`, oldest

@@ -13,13 +13,13 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from services.intake import views
-from services.intake.customers import bucket_counts
-from services.intake.deps import ActiveUser
 from services.intake.models import ServiceRequest
 from services.intake.schemas import Counts, Overview, OverviewInvoices, OverviewNotifications
-from shared.auth import bearer, need
+from services.intake.service import bucket_counts
+from shared.auth import CurrentUser, bearer, need
 from shared.contracts.enums import Role
 from shared.http import errors
+from shared.internal import client
 from shared.service_app import SessionDep, StateDep
 
 router = APIRouter(prefix="/api/v1")
@@ -27,26 +27,25 @@ RECENT = 10
 TIMEOUT = 5
 
 
-async def _ask(client: httpx.AsyncClient, url: str) -> dict | None:
+async def _ask(url: str, token: str | None) -> dict | None:
     try:
-        response = await client.get(url)
+        response = await client().get(url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
     except httpx.HTTPError:
         return None
     return response.json() if response.status_code == 200 else None
 
 
 @router.get("/me/overview", response_model=Overview, tags=["accounts"], responses=errors(403))
-async def overview(user: ActiveUser, db: SessionDep, state: StateDep,
+async def overview(user: CurrentUser, db: SessionDep, state: StateDep,
                    token: Annotated[str | None, Depends(bearer)]) -> Overview:
     """Customer: the ten most recently changed requests, the five dashboard counts, outstanding invoices with
     their total, and the latest notifications with the unread count. A section whose service does not answer
     is empty and named in `unavailable`."""
     need(user, Role.customer)
     settings = state.settings
-    async with httpx.AsyncClient(timeout=TIMEOUT, headers={"Authorization": f"Bearer {token}"}) as client:
-        invoices_call = _ask(client, f"{settings.service_url('invoicing')}/api/v1/invoices?status=outstanding&limit=200")
-        notifications_call = _ask(client, f"{settings.service_url('notifications')}/api/v1/notifications?limit=10")
-        invoices, notifications = await asyncio.gather(invoices_call, notifications_call)
+    invoices_call = _ask(f"{settings.service_url('invoicing')}/api/v1/invoices?status=outstanding&limit=200", token)
+    notifications_call = _ask(f"{settings.service_url('notifications')}/api/v1/notifications?limit=10", token)
+    invoices, notifications = await asyncio.gather(invoices_call, notifications_call)
     rows = (await db.execute(select(ServiceRequest).where(ServiceRequest.customer_id == user.customer_id)
                              .order_by(ServiceRequest.updated_at.desc(), ServiceRequest.id.desc())
                              .limit(RECENT))).scalars()
