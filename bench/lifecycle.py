@@ -35,7 +35,7 @@ from bench import shape_workflow  # noqa: E402
 from bench.bare_workflow import STEPS, TASK_QUEUE, BareLifecycleWorkflow, noop  # noqa: E402
 from bench.support import Target, add_stack_arguments, cpu_seconds, percentile, print_cpu, stack  # noqa: E402
 from shared.contracts.names import request_workflow_id  # noqa: E402
-from tests.support.api import Api, lifecycle, make_cast  # noqa: E402
+from tests.support.api import Api, Cast, lifecycle, make_cast  # noqa: E402
 
 
 async def run_pool(count: int, concurrency: int, job) -> float:
@@ -55,7 +55,7 @@ async def system(args, target: Target, client: Client) -> tuple[float, shape_wor
     try:
         admin = await target.admin(api)
         # One cast per concurrent lane: lanes never share a customer, as real tenants would not.
-        lanes = asyncio.Queue()
+        lanes: asyncio.Queue[Cast] = asyncio.Queue()
         for _ in range(args.concurrency):
             lanes.put_nowait(await make_cast(api, admin))
         timings: list[float] = []

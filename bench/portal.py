@@ -22,7 +22,7 @@ import re
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select  # noqa: E402
 
-from services.intake.models import Asset, Customer, ServiceRequest  # noqa: E402
 from bench.support import open_requests, percentile  # noqa: E402
+from services.intake.models import Asset, Customer, ServiceRequest  # noqa: E402
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, running_stack  # noqa: E402
 from tests.support.api import Api, lifecycle, make_cast  # noqa: E402
 
@@ -47,9 +47,11 @@ def load_read_copy(intake_db: Path, customer_id: int, requests: int, customers: 
     """Bulk rows straight into intake's read copy: the customer's requests and many other customers."""
     engine = create_engine(f"sqlite:///{intake_db}")
     rng = random.Random(7)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.begin() as conn:
         asset = conn.execute(select(Asset).where(Asset.customer_id == customer_id)).first()
+        if asset is None:
+            raise RuntimeError(f"customer {customer_id} has no asset to open requests on")
         conn.execute(insert(Customer), [{"name": f"Bench customer {i:04d} {rng.choice(WORDS)} Ltd",
                                          "created_at": now} for i in range(customers)])
         rows = []
@@ -69,10 +71,17 @@ def load_read_copy(intake_db: Path, customer_id: int, requests: int, customers: 
     print(f"read copy: {total} requests, {customers} more customers loaded")
 
 
+def found(pattern: re.Pattern[str], text: str) -> re.Match[str]:
+    match = pattern.search(text)
+    if match is None:
+        raise RuntimeError(f"{pattern.pattern!r} is not in {text[:300]!r}")
+    return match
+
+
 async def portal_session(base: str, email: str) -> httpx.AsyncClient:
     client = httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=False)
     page = await client.get("/sign-in")
-    token = CSRF.search(page.text).group(1)
+    token = found(CSRF, page.text).group(1)
     signed = await client.post("/sign-in", data={"csrf_token": token, "email": email, "password": PASSWORD,
                                                  "next": "/"})
     assert signed.status_code == 303, signed.text[:500]
@@ -84,21 +93,24 @@ TIMING = re.compile(r'app;dur=([0-9.]+), api;dur=([0-9.]+);desc="(\d+) calls"')
 
 async def time_page(client: httpx.AsyncClient, path: str, rounds: int) -> tuple[list[float], list[float], int]:
     """The portal's time for each round, its API calls' time for each round, and how many calls a round makes."""
-    server_ms, api_ms, calls = [], [], 0
+    server_ms: list[float] = []
+    api_ms: list[float] = []
+    calls = 0
     for _ in range(rounds):
         response = await client.get(path)
         assert response.status_code == 200, f"{path}: {response.status_code} {response.text[:300]}"
-        app, api, calls = TIMING.search(response.headers.get("server-timing", "")).groups()
+        app, api, count = found(TIMING, response.headers.get("server-timing", "")).groups()
         server_ms.append(float(app))
         api_ms.append(float(api))
-    return server_ms, api_ms, int(calls)
+        calls = int(count)
+    return server_ms, api_ms, calls
 
 
 async def bulk_publish(base: str, client: httpx.AsyncClient, dispatcher, cast, count: int) -> None:
     """`count` real draft requests, published in one bulk action from the work-events page's form."""
     numbers = await open_requests(cast, count, concurrency=8)
     page = await client.get("/work-events", params={"status": "draft", "customer_id": cast.customer_id})
-    token = CSRF.search(page.text).group(1)
+    token = found(CSRF, page.text).group(1)
     started = time.perf_counter()
     response = await client.post("/work-events/bulk", data={"csrf_token": token, "action": "publish",
                                                             "numbers": numbers}, timeout=600)

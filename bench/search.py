@@ -18,8 +18,10 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,7 +56,7 @@ def percentile(values: list[float], q: float) -> float:
 def load(url: str, rows: int, customers: int, seed: int) -> dict:
     """Bulk-load with COPY; returns what the scenarios pick their parameters from."""
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     sites_per_customer, assets_per_customer = 3, 12
     serials: list[str] = []
     with psycopg.connect(url) as conn, conn.cursor() as cur:
@@ -69,7 +71,8 @@ def load(url: str, rows: int, customers: int, seed: int) -> dict:
                     sites[site_id] = (f"{rng.choice(CITIES)} site {site_id}", f"{rng.randint(1, 999)} Main Road")
                     copy.write_row((site_id, c, sites[site_id][0], sites[site_id][1], now - timedelta(days=800)))
         assets = {}
-        with cur.copy("COPY assets (id, customer_id, site_id, name, serial_number, model, created_at) FROM STDIN") as copy:
+        copy_assets = "COPY assets (id, customer_id, site_id, name, serial_number, model, created_at) FROM STDIN"
+        with cur.copy(copy_assets) as copy:
             for c in range(1, customers + 1):
                 for a in range(assets_per_customer):
                     asset_id = (c - 1) * assets_per_customer + a + 1
@@ -77,7 +80,8 @@ def load(url: str, rows: int, customers: int, seed: int) -> dict:
                     serial = f"SN{uuid.UUID(int=rng.getrandbits(128)).hex[:10].upper()}"
                     serials.append(serial)
                     assets[asset_id] = (c, site_id, f"{rng.choice(WORDS).title()} {a + 1}", serial)
-                    copy.write_row((asset_id, c, site_id, assets[asset_id][2], serial, "M-1", now - timedelta(days=800)))
+                    copy.write_row(
+                        (asset_id, c, site_id, assets[asset_id][2], serial, "M-1", now - timedelta(days=800)))
         statuses, weights = list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values())
         priorities = [p.value for p in Priority]
         columns = ("id, number, customer_id, asset_id, site_id, kind, priority, summary, detail, status, "
@@ -121,7 +125,7 @@ async def run(url_async: str, data: dict, iterations: int) -> None:
         return [rng.choice([Status.draft, Status.published, Status.waiting_acceptance, Status.in_progress,
                             Status.scheduled]).value]
 
-    scenarios = {
+    scenarios: dict[str, Callable[[], tuple[Principal, dict[str, Any]]]] = {
         "customer: own list, -created_at": lambda: (customer(), {}),
         "customer: status + -updated_at": lambda: (customer(), {"status": open_status(), "sort": "-updated_at"}),
         "customer: q=word, -created_at": lambda: (customer(), {"q": rng.choice(WORDS)}),

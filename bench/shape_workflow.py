@@ -19,11 +19,11 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
@@ -116,7 +116,7 @@ class Counts:
         return (f"{self.updates} updates, {self.signals} signal(s), {sum(self.activities.values())} activities "
                 f"({queues}), {self.workflow_tasks} workflow tasks")
 
-    def same_shape(self, other: "Counts") -> bool:
+    def same_shape(self, other: Counts) -> bool:
         return (self.updates, self.signals, self.activities) == (other.updates, other.signals, other.activities)
 
 
@@ -149,7 +149,8 @@ def workers(temporal_address: str) -> Iterator[dict[str, int]]:
         yield {f"shape {role}": process.pid for role, process in processes.items()}
     finally:
         for process in processes.values():
-            process.stdin.close()  # the worker's cue to stop
+            if process.stdin is not None:
+                process.stdin.close()  # the worker's cue to stop
         for process in processes.values():
             try:
                 process.wait(15)

@@ -5,8 +5,9 @@
 Starts its own local stack (the one the tests start, SQLite, at the port offset given), makes a customer and a
 request, then uploads a generated file of the given size as a presigned multipart upload straight to S3,
 streaming each part (never holding the file), completes it, and streams it back through the download redirect.
-A small upload warms the services first. Meanwhile it samples the resident memory (VmRSS from /proc) of the four service processes every 100 ms and
-prints, per service, RSS before, peak during and after, in MiB. The upload's throughput is printed too.
+A small upload warms the services first. Meanwhile it samples the resident memory (VmRSS from /proc) of the four
+service processes every 100 ms and prints, per service, RSS before, peak during and after, in MiB. The upload's
+throughput is printed too.
 """
 from __future__ import annotations
 

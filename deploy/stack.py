@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -74,6 +75,12 @@ class Process:
     # refused, so a restart loses no request.
     listen: tuple[str, int] | None = None
 
+    def started(self) -> subprocess.Popen:
+        """The component's process, running or exited: only one that was spawned has one."""
+        if self.popen is None:
+            raise RuntimeError(f"{self.name} was never started")
+        return self.popen
+
 
 @dataclass
 class Stack:
@@ -87,8 +94,9 @@ class Stack:
         data = Path(self.environ.get("FIELDOPS_DATA_DIR") or Settings.model_fields["data_dir"].default).resolve()
         given |= local_secrets(data, {**self.environ, **given})
         self.environ |= given
-        self.settings = Settings(**{k[len("FIELDOPS_"):].lower(): v for k, v in given.items()
-                                   if k.startswith("FIELDOPS_")})
+        fields: dict[str, Any] = {k[len("FIELDOPS_"):].lower(): v for k, v in given.items()
+                                  if k.startswith("FIELDOPS_")}
+        self.settings = Settings(**fields)
         self.data = self.settings.data_dir.resolve()
         self.environ["FIELDOPS_DATA_DIR"] = str(self.data)
         self.processes: dict[str, Process] = {}
@@ -127,7 +135,8 @@ class Stack:
         argv = [str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(self.data / "temporal.db"),
                 "--ip", s.host, "--port", str(s.port(7233)), "--ui-port", str(s.temporal_ui_port),
                 "--http-port", str(s.port(7243)), "--metrics-port", str(s.port(7253)), "--log-level", "warn",
-                "--ui-disable-news-fetch", "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+                "--ui-disable-news-fetch", "--sqlite-pragma", "journal_mode=wal",
+                "--sqlite-pragma", "synchronous=normal"]
         for name, kind in SEARCH_ATTRIBUTES.items():
             argv += ["--search-attribute", f"{name}={kind}"]
         for key, value in TEMPORAL_DYNAMIC_CONFIG.items():
@@ -220,7 +229,10 @@ class Stack:
         with open(process.log, "ab") as out:  # the child keeps its own copy of the descriptor
             # Its own process group (the watchdog's), apart from the launcher's: a Ctrl-C in the terminal
             # reaches the launcher alone, which stops the components in order.
-            argv, fds = process.argv, ()
+            argv = process.argv
+            fds: tuple[int, ...] = ()
+            if self.watchdog is None:
+                raise RuntimeError("the watchdog starts before any component")
             if process.listen:
                 fds = (self._listening(process).fileno(),)
                 argv = [*argv, "--fd", str(fds[0])]
@@ -234,6 +246,8 @@ class Stack:
         if process.name not in self.sockets:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if process.listen is None:
+                raise RuntimeError(f"{process.name} listens on no address")
             sock.bind(process.listen)
             sock.listen(2048)
             self.sockets[process.name] = sock
@@ -242,9 +256,10 @@ class Stack:
     def _wait(self, process: Process, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if process.popen.poll() is not None:
-                raise RuntimeError(f"{process.name} exited with {process.popen.returncode}; see {process.log}:\n"
-                                   + process.log.read_text()[-3000:])
+            if process.started().poll() is not None:
+                log = process.log.read_text()[-3000:] if process.log is not None else ""
+                raise RuntimeError(f"{process.name} exited with {process.started().returncode}; see {process.log}:\n"
+                                   + log)
             if not process.ready or self._answers(process.ready):
                 return
             time.sleep(0.2)
@@ -307,7 +322,7 @@ class Stack:
         for process in list(self.processes.values()):
             if self.stopping:
                 break
-            code, now = process.popen.poll(), time.monotonic()
+            code, now = process.started().poll(), time.monotonic()
             if code is None:
                 continue
             if process.restart_at is None:
@@ -319,7 +334,7 @@ class Stack:
                             f"(see {process.log})")
             elif now >= process.restart_at:
                 self._spawn(process)
-                said.append(f"fieldops: {process.name} restarted (pid {process.popen.pid})")
+                said.append(f"fieldops: {process.name} restarted (pid {process.started().pid})")
         return said
 
     def stop(self) -> None:
@@ -327,7 +342,8 @@ class Stack:
         for process in reversed(list(self.processes.values())):
             self._stop(process)
         if self.watchdog is not None:
-            self.watchdog.stdin.close()  # anything left in the group goes with the watchdog
+            if self.watchdog.stdin is not None:
+                self.watchdog.stdin.close()  # anything left in the group goes with the watchdog
             self.watchdog.wait()
             self.watchdog = None
             self._unregister()

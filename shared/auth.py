@@ -8,7 +8,7 @@ so a deactivation bites at once everywhere.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import jwt
@@ -62,7 +62,7 @@ class Principal(BaseModel):
 def issue_token(p: Principal) -> tuple[str, int]:
     settings = get_settings()
     ttl = int(settings.token_ttl.total_seconds())
-    now = int(datetime.now(timezone.utc).timestamp())
+    now = int(datetime.now(UTC).timestamp())
     claims = {"sub": str(p.user_id), "iat": now, "exp": now + ttl, **_addressed(settings),
               **p.model_dump(exclude={"user_id"}, mode="json")}
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), ttl
@@ -76,7 +76,7 @@ def issue_refresh_token(p: Principal, session_started: int | None = None) -> tup
     """A refresh token for the portal's session: it carries only who and which token version, and it expires a
     working day (`session_ttl`) after sign-in however often it is used, so a session never outlives the day."""
     settings = get_settings()
-    now = int(datetime.now(timezone.utc).timestamp())
+    now = int(datetime.now(UTC).timestamp())
     started = session_started or now
     expires = started + int(settings.session_ttl.total_seconds())
     claims = {"sub": str(p.user_id), "typ": REFRESH, "iat": now, "sid": started, "exp": expires,

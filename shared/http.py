@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -40,7 +40,7 @@ def _a_moment(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("needs a time zone (ISO 8601, e.g. 2026-05-01T09:00:00Z)")
     try:
-        value.astimezone(timezone.utc)  # what storing it does
+        value.astimezone(UTC)  # what storing it does
     except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC
         raise ValueError("is out of range") from None
     return value  # as sent: its zone shows in the timeline

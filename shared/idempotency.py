@@ -75,8 +75,9 @@ class Idempotency:
             # An expired use of the key makes way for this one.
             await db.execute(delete(t).where(t.c.scope == scope, t.c.key == key,
                                              t.c.created_at <= utcnow() - KEEP_KEYS_FOR))
+            stored = json.dumps(jsonable_encoder(response))
             await db.execute(t.insert().values(scope=scope, key=key, body_hash=body_hash(body),
-                                               status_code=status_code, response=json.dumps(jsonable_encoder(response))))
+                                               status_code=status_code, response=stored))
         except IntegrityError as exc:
             await self.lost_race(db, key, scope, body, exc)
 

@@ -29,8 +29,14 @@ def client() -> httpx.AsyncClient:
     return _pool[1]
 
 
+def internal_token(settings: Settings) -> str:
+    if settings.internal_token is None:
+        raise RuntimeError("FIELDOPS_INTERNAL_TOKEN is not set: the services cannot call one another")
+    return settings.internal_token
+
+
 def credential(settings: Settings) -> dict[str, str]:
-    return {CREDENTIAL_HEADER: settings.internal_token}
+    return {CREDENTIAL_HEADER: internal_token(settings)}
 
 
 def on_behalf_of(settings: Settings, address: str) -> dict[str, str]:
@@ -63,7 +69,9 @@ async def token_is_current(settings: Settings, token: str) -> bool:
 
 
 def is_service(given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), get_settings().internal_token.encode())
+    if not given:
+        return False
+    return hmac.compare_digest(given.encode(), internal_token(get_settings()).encode())
 
 
 def require_service(given: Annotated[str | None, Header(alias=CREDENTIAL_HEADER)] = None) -> None:

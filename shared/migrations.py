@@ -37,6 +37,8 @@ def run_env(metadata: MetaData) -> None:
     """The body of every service's migrations/env.py."""
     cfg = context.config
     url = cfg.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("the migrations' configuration has no sqlalchemy.url")
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=metadata, literal_binds=True, render_as_batch=True)
         with context.begin_transaction():

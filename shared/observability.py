@@ -27,7 +27,12 @@ import wrapt
 from fastapi import FastAPI
 from opentelemetry import trace
 from prometheus_client import (
-    CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, disable_created_metrics, generate_latest,
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
 )
 from prometheus_client.metrics_core import Metric
 from pythonjsonlogger.json import JsonFormatter
@@ -36,7 +41,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio import activity
 from temporalio.runtime import (
-    BUFFERED_METRIC_KIND_COUNTER, BUFFERED_METRIC_KIND_GAUGE, MetricBuffer, MetricBufferDurationFormat, Runtime,
+    BUFFERED_METRIC_KIND_COUNTER,
+    BUFFERED_METRIC_KIND_GAUGE,
+    MetricBuffer,
+    MetricBufferDurationFormat,
+    Runtime,
     TelemetryConfig,
 )
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
@@ -194,7 +203,7 @@ class TemporalSdkMetrics:
                 return
             for update in self.buffer.retrieve_updates():
                 metric = update.metric
-                series = (metric.kind, metric.description or metric.name, {})
+                series: tuple[Any, str, dict[tuple, Any]] = (metric.kind, metric.description or metric.name, {})
                 kind, _, values = self.series.setdefault(metric.name, series)
                 labels = tuple(sorted((key, str(value)) for key, value in update.attributes.items()))
                 if kind == BUFFERED_METRIC_KIND_COUNTER:
@@ -223,7 +232,7 @@ class TemporalSdkMetrics:
                 else:
                     family = Metric(name, help_text, "histogram")
                     for labels, (buckets, total) in values.items():
-                        for bound, count in zip(SDK_BUCKETS, buckets):
+                        for bound, count in zip(SDK_BUCKETS, buckets, strict=True):
                             family.add_sample(f"{name}_bucket", {**dict(labels), "le": _bound(bound)}, count)
                         family.add_sample(f"{name}_count", dict(labels), buckets[-1])
                         family.add_sample(f"{name}_sum", dict(labels), total[0])

@@ -36,7 +36,7 @@ def add_docs(app: FastAPI, service: str) -> None:
     async def docs() -> HTMLResponse:
         return docs_page(f"/api/v1/{service}/openapi.json", f"fieldops {service} API")
 
-    app.openapi = lambda: document(app)
+    app.openapi = lambda: document(app)  # type: ignore[method-assign]  # FastAPI's documented way to replace it
 
 
 def document(app: FastAPI) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -92,9 +92,10 @@ def harden(app: FastAPI, max_body_bytes: int = MAX_BODY_BYTES) -> None:
     """Body limits and the error answers every service shares: no input reaches a 500, and no library's error
     text reaches a response."""
     app.add_middleware(BodyGuard, max_bytes=max_body_bytes)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(IdempotentReplay, idempotent_replay)
+    # Starlette types every handler as taking any Exception, though it calls each with its own class only.
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(IdempotentReplay, idempotent_replay)  # type: ignore[arg-type]
     # Safety nets for a value no schema bounded: an integer the database cannot hold (SQLite raises
     # OverflowError, PostgreSQL a DataError), a NUL character in PostgreSQL text, and the like.
     app.add_exception_handler(OverflowError, out_of_range)
@@ -179,7 +180,7 @@ class BodyGuard:
 
         delivered = False
 
-        async def replay() -> dict:
+        async def replay() -> Message:
             nonlocal delivered
             if delivered:
                 return await receive()  # after the body: a disconnect, as the server reports it

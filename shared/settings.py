@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     upload_abandoned_after: Duration = timedelta(hours=24)
 
     @model_validator(mode="after")
-    def _secrets(self) -> "Settings":
+    def _secrets(self) -> Settings:
         if self.env in LOCAL_MODES:
             for name, default in LOCAL_SECRETS.items():
                 if not getattr(self, name):

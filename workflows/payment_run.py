@@ -12,7 +12,13 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from shared.contracts import names
-    from shared.contracts.models import CollectApproved, CollectedPayments, PaymentMade, PaymentRunInput, PaymentRunResult
+    from shared.contracts.models import (
+        CollectApproved,
+        CollectedPayments,
+        PaymentMade,
+        PaymentRunInput,
+        PaymentRunResult,
+    )
 
 
 @workflow.defn(name=names.PAYMENT_RUN_WORKFLOW)

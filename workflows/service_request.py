@@ -21,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
     from shared.contracts import names
     from shared.contracts.enums import DONE, BillingStatus, Kind, OfferKind, Role, Status
     from shared.contracts.messages import describe
-    from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, PROVIDER_KEY, SLA_KEY, STATUS_KEY
     from shared.contracts.models import (
         SYSTEM,
         Actor,
@@ -39,8 +38,8 @@ with workflow.unsafe.imports_passed_through():
         NoteAdded,
         PaymentMade,
         Recipients,
-        RecommendCommand,
         Recommendation,
+        RecommendCommand,
         RecordTransition,
         RequestState,
         RespondCommand,
@@ -53,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         WorkOrderIssued,
         WorkOrderStatus,
     )
+    from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, PROVIDER_KEY, SLA_KEY, STATUS_KEY
     from workflows import lifecycle
     from workflows.lifecycle import BEFORE_ACCEPT, OFFER_EXPIRED
 
@@ -134,7 +134,7 @@ class ServiceRequestWorkflow:
                 else:
                     wait = max(deadline - workflow.now(), timedelta(0))
                     await workflow.wait_condition(lambda: self._changed, timeout=wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             await self._fire_timers()
         # Every action answered and every email and feed entry out before the request's workflow ends.
@@ -220,6 +220,8 @@ class ServiceRequestWorkflow:
         s.work_order_number = None
         s.accept_by = workflow.now() + self.start.clocks.accept_within[s.priority.value]
         step = lifecycle.step(names.ASSIGN)
+        if step.target is None:
+            raise invalid(f"the lifecycle's {names.ASSIGN} step moves to no status")
         previous = self._move(step.target)
         await self._work_order(old_work_order, "voided")
         issued = await self._activity(
@@ -263,7 +265,7 @@ class ServiceRequestWorkflow:
         self._check_approve_payment(cmd)
         return await self._advance(names.APPROVE_PAYMENT, cmd.actor, cmd.notes, effect=lambda: self._activity(
             names.MARK_INVOICE, names.INVOICING_QUEUE, None,
-            MarkProviderInvoice(work_order_number=self.s.work_order_number, status="approved")))
+            MarkProviderInvoice(work_order_number=self._work_order_number(), status="approved")))
 
     @approve_payment.validator
     def _check_approve_payment(self, cmd: Command) -> None:
@@ -367,6 +369,8 @@ class ServiceRequestWorkflow:
     async def decline(self, cmd: WorkOrderCommand) -> RequestState:
         self._check_decline(cmd)
         s = self.s
+        if cmd.actor.provider_id is None:
+            raise invalid("only a provider declines an offer")
         s.declined_provider_ids.append(cmd.actor.provider_id)
         if s.offer_kind == OfferKind.team and set(s.offer_provider_ids) - set(s.declined_provider_ids):
             # Others on the team may still take it: record this decline, keep the offer open.
@@ -392,9 +396,11 @@ class ServiceRequestWorkflow:
         if (self.s.status == Status.scheduled and self.s.scheduled_for == cmd.scheduled_for
                 and workflow.patched(REPEAT_IS_NOOP)):
             return self.s  # the same slot again: nothing changes
-        self.s.scheduled_for = cmd.scheduled_for
-        return await self._advance(names.SCHEDULE, cmd.actor, cmd.notes,
-                                   {"scheduled_for": cmd.scheduled_for.isoformat()})
+        when = cmd.scheduled_for
+        if when is None:
+            raise invalid("scheduled_for is required")
+        self.s.scheduled_for = when
+        return await self._advance(names.SCHEDULE, cmd.actor, cmd.notes, {"scheduled_for": when.isoformat()})
 
     @schedule.validator
     def _check_schedule(self, cmd: WorkOrderCommand) -> None:
@@ -466,7 +472,8 @@ class ServiceRequestWorkflow:
         return await self._advance(names.SUBMIT_INVOICE, cmd.actor, None, {"invoice_number": cmd.invoice_number},
                                    effect=lambda: self._activity(
                                        names.MARK_INVOICE, names.INVOICING_QUEUE, None,
-                                       MarkProviderInvoice(work_order_number=s.work_order_number, status="submitted")))
+                                       MarkProviderInvoice(work_order_number=self._work_order_number(),
+                                                           status="submitted")))
 
     @submit_invoice.validator
     def _check_submit_invoice(self, cmd: SubmitInvoiceCommand) -> None:
@@ -626,6 +633,12 @@ class ServiceRequestWorkflow:
             name, arg, task_queue=queue, result_type=result_type,
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
 
+    def _work_order_number(self) -> str:
+        """The request's current work order, which every billing step has (its status allows no other)."""
+        if self.s.work_order_number is None:
+            raise conflict(self.s, "bill", "it has no work order")
+        return self.s.work_order_number
+
     async def _work_order(self, number: str | None, status: WorkOrderStatus, provider_id: int | None = None):
         if number:
             # Under the effects lock: work-order changes reach routing in the order they happened here.
@@ -639,8 +652,9 @@ class ServiceRequestWorkflow:
         s = self.s
         s.version += 1
         self._changed = True
+        detail = {**(detail or {}), **({"notes": notes} if notes else {})}
         event = TimelineEvent(seq=s.version, kind=kind, at=workflow.now(), actor=actor, status=status or s.status,
-                              previous_status=previous, detail={**(detail or {}), **({"notes": notes} if notes else {})})
+                              previous_status=previous, detail=detail)
         return event, s.model_copy(deep=True)
 
     async def _commit(self, kind: str, actor: Actor, audiences: Iterable[Audience], previous: Status | None,

@@ -12,7 +12,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from shared.contracts import names
-    from shared.contracts.models import SweepAbandonedUploads, UploadSweepInput, UploadsSwept
+    from shared.contracts.models import SweepAbandonedUploads, UploadsSwept, UploadSweepInput
 
 
 @workflow.defn(name=names.UPLOAD_SWEEP_WORKFLOW)

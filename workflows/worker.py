@@ -7,8 +7,14 @@ import asyncio
 import signal
 
 from temporalio.client import (
-    Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError, ScheduleIntervalSpec,
-    ScheduleSpec, ScheduleUpdate, ScheduleUpdateInput,
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -53,15 +59,17 @@ async def ensure_schedule(client: Client, schedule_id: str, every, action: Sched
 
 
 async def ensure_payment_schedule(client: Client, settings: Settings) -> None:
-    await ensure_schedule(client, names.PAYMENT_RUN_SCHEDULE_ID, settings.payment_run_every, ScheduleActionStartWorkflow(
+    action = ScheduleActionStartWorkflow(
         names.PAYMENT_RUN_WORKFLOW, PaymentRunInput(), id=names.payment_run_workflow_id("scheduled"),
-        task_queue=names.WORKFLOW_TASK_QUEUE))
+        task_queue=names.WORKFLOW_TASK_QUEUE)
+    await ensure_schedule(client, names.PAYMENT_RUN_SCHEDULE_ID, settings.payment_run_every, action)
 
 
 async def ensure_upload_sweep_schedule(client: Client, settings: Settings) -> None:
-    await ensure_schedule(client, names.UPLOAD_SWEEP_SCHEDULE_ID, settings.upload_sweep_every, ScheduleActionStartWorkflow(
+    action = ScheduleActionStartWorkflow(
         names.UPLOAD_SWEEP_WORKFLOW, UploadSweepInput(abandoned_after=settings.upload_abandoned_after),
-        id=names.UPLOAD_SWEEP_WORKFLOW_ID, task_queue=names.WORKFLOW_TASK_QUEUE))
+        id=names.UPLOAD_SWEEP_WORKFLOW_ID, task_queue=names.WORKFLOW_TASK_QUEUE)
+    await ensure_schedule(client, names.UPLOAD_SWEEP_SCHEDULE_ID, settings.upload_sweep_every, action)
 
 
 def metrics_address(settings: Settings) -> tuple[str, int]:

@@ -10,18 +10,37 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, HTTPException, 
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import or_, select, update
 
+from services.intake import customers, throttle
 from services.intake.deps import ActiveUser, id_page
-from services.intake import customers
-from services.intake import throttle
 from services.intake.models import AccountRequest, Customer, PasswordReset, User
 from services.intake.schemas import (
-    AccountRequestIn, AccountRequestOut, AccountRequestPage, DecisionIn, PasswordChangeIn, PasswordResetConfirm,
-    PasswordResetIn, ProfilePatch, RefreshIn, ResetRequested, TokenOut, UserIn, UserOut, UserPage,
+    AccountRequestIn,
+    AccountRequestOut,
+    AccountRequestPage,
+    DecisionIn,
+    PasswordChangeIn,
+    PasswordResetConfirm,
+    PasswordResetIn,
+    ProfilePatch,
+    RefreshIn,
+    ResetRequested,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPage,
 )
 from shared import mailer
 from shared.auth import (
-    REVOKED, Principal, client_ip, decode_refresh_token, decode_token, hash_password, issue_refresh_token, issue_token,
-    need, verify_password,
+    REVOKED,
+    Principal,
+    client_ip,
+    decode_refresh_token,
+    decode_token,
+    hash_password,
+    issue_refresh_token,
+    issue_token,
+    need,
+    verify_password,
 )
 from shared.contracts.enums import Role
 from shared.db import utcnow
@@ -155,14 +174,22 @@ async def deactivate(user_id: Id, user: ActiveUser, db: SessionDep) -> Response:
     return Response(status_code=204)
 
 
+async def own_row(db, user: Principal) -> User:
+    """The signed-in user's row (ActiveUser has just found it in the users table)."""
+    me = await db.get(User, user.user_id)
+    if me is None:
+        raise HTTPException(401, "this account no longer exists")
+    return me
+
+
 @router.get("/me", response_model=UserOut, tags=["accounts"])
 async def get_me(user: ActiveUser, db: SessionDep) -> User:
-    return await db.get(User, user.user_id)
+    return await own_row(db, user)
 
 
 @router.patch("/me", response_model=UserOut, tags=["accounts"])
 async def patch_me(body: ProfilePatch, user: ActiveUser, db: SessionDep) -> User:
-    me = await db.get(User, user.user_id)
+    me = await own_row(db, user)
     for field, value in body.model_dump(exclude_unset=True).items():
         if field == "full_name" and value is None:
             raise HTTPException(422, "full_name must not be empty")
@@ -183,7 +210,7 @@ async def change_password(body: PasswordChangeIn, user: ActiveUser, db: SessionD
     """Change one's own password, giving the current one. Every token issued so far stops working (other
     browsers and devices are signed out); the answer is a fresh token pair for the caller, as at sign-in.
     Wrong current passwords count as failed sign-ins (the same throttling: see `POST /auth/token`)."""
-    me = await db.get(User, user.user_id)
+    me = await own_row(db, user)
     await throttle.admit(db, me.email, None)
     if not verify_password(me.password_hash, body.current_password):
         await throttle.record_failure(db, me.email, None)
@@ -231,7 +258,7 @@ async def password_reset_confirm(body: PasswordResetConfirm, db: SessionDep) -> 
     if reset is None or reset.used_at is not None or reset.expires_at < utcnow():
         raise HTTPException(400, "this reset link is invalid, used or expired")
     user = await db.get(User, reset.user_id)
-    if not user.active:
+    if user is None or not user.active:
         raise HTTPException(400, "this reset link is invalid, used or expired")
     now = utcnow()
     # This link and every other outstanding link of the user stop working; old tokens are revoked.
@@ -344,6 +371,8 @@ async def approve_account_request(request_id: Id, body: DecisionIn, user: Active
     row = await pending_request(db, user, request_id)
     message = None
     if row.action == "create":
+        if row.email is None or row.full_name is None:
+            raise HTTPException(409, "this account request lacks the email or name of the account to create")
         if (await db.execute(select(User.id).where(User.email == row.email))).first():
             raise HTTPException(409, "a user with this email already exists")
         created = await create_user(db, UserIn(email=row.email, full_name=row.full_name, role=Role.customer,
@@ -355,6 +384,8 @@ async def approve_account_request(request_id: Id, body: DecisionIn, user: Active
                                 "your password:")
     else:
         target = await db.get(User, row.user_id)
+        if target is None:
+            raise HTTPException(409, "the account to deactivate no longer exists")
         lock_out(target)
     row.status, row.decided_by, row.decided_at, row.decision_comment = "done", user.user_id, utcnow(), body.comment
     await db.commit()

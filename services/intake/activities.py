@@ -6,7 +6,7 @@ from temporalio import activity
 from services.intake import housekeeping, service
 from services.intake.storage import storage
 from shared.contracts import names
-from shared.contracts.models import RecordTransition, Recipients, SweepAbandonedUploads, UploadsSwept
+from shared.contracts.models import Recipients, RecordTransition, SweepAbandonedUploads, UploadsSwept
 from shared.service_app import ServiceState
 
 

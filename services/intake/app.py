@@ -4,8 +4,8 @@ from shared.service_app import create_app
 
 app = create_app(
     "intake",
-    [overview.router, accounts.router, accounts.internal, customers.router, requests.router, requests.internal, changes.router,
-     openapi.router],
+    [overview.router, accounts.router, accounts.internal, customers.router, requests.router, requests.internal,
+     changes.router, openapi.router],
     activities.build,
 )
 # Every authenticated call checks its token against intake's own users table (see shared.auth.current_principal).

@@ -10,8 +10,18 @@ from services.intake import views
 from services.intake.deps import ActiveUser, id_page
 from services.intake.models import Asset, Customer, ServiceRequest, Site, idempotency_keys
 from services.intake.schemas import (
-    AssetDetail, AssetIn, AssetOut, AssetPage, AssetRequestOut, Counts, CustomerIn, CustomerOut, CustomerPage, SiteIn,
-    SiteOut, SitePage,
+    AssetDetail,
+    AssetIn,
+    AssetOut,
+    AssetPage,
+    AssetRequestOut,
+    Counts,
+    CustomerIn,
+    CustomerOut,
+    CustomerPage,
+    SiteIn,
+    SiteOut,
+    SitePage,
 )
 from shared.auth import Principal, need
 from shared.contracts.enums import BUCKETS, Role
@@ -46,8 +56,8 @@ async def create_customer(body: CustomerIn, user: ActiveUser, db: SessionDep, ke
     need(user, *OPERATORS)
     if replay := await idempotency.replay(db, key, scope(user, "customers"), body):
         return replay
-    return await idempotency.store_created(db, key, scope(user, "customers"), body, Customer(name=body.name, email=body.email),
-                               CustomerOut)
+    return await idempotency.store_created(db, key, scope(user, "customers"), body,
+                                           Customer(name=body.name, email=body.email), CustomerOut)
 
 
 @router.get("/customers", response_model=CustomerPage, tags=["customers"], responses=errors(403))
@@ -164,7 +174,8 @@ async def list_assets(user: ActiveUser, db: SessionDep, customer_id: Id | None =
 @router.get("/assets/{asset_id}", response_model=AssetDetail, tags=["assets"], responses=errors(404))
 async def get_asset(asset_id: Id, user: ActiveUser, db: SessionDep):
     asset = await db.get(Asset, asset_id)
-    if asset is None or not (user.role in OPERATORS or (user.role == Role.customer and user.customer_id == asset.customer_id)):
+    own_asset = asset is not None and user.role == Role.customer and user.customer_id == asset.customer_id
+    if asset is None or not (user.role in OPERATORS or own_asset):
         raise HTTPException(404, "asset not found")
     site = await db.get(Site, asset.site_id) if asset.site_id else None
     rows = (await db.execute(select(ServiceRequest, Site).outerjoin(Site, Site.id == ServiceRequest.site_id)

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UTCDateTime, utcnow
 from shared.counters import counter_table
+from shared.db import UTCDateTime, utcnow
 from shared.idempotency import idempotency_table
 
 

@@ -1,17 +1,21 @@
 """Service requests: create, search, read, timeline, notes, cancel, attachments and recommendations."""
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import RedirectResponse
 from sqlalchemy import and_, or_, select
 from temporalio.common import (
-    SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -21,21 +25,34 @@ from services.intake.customers import IdempotencyKey, idempotency, like_pattern,
 from services.intake.deps import ActiveUser
 from services.intake.models import Asset, Attachment, Customer, RecommendationRow, ServiceRequest, Site, TimelineEntry
 from services.intake.schemas import (
-    AttachmentCompleteIn, AttachmentCreated, AttachmentIn, AttachmentOut, AttachmentPage, CancelIn, NoteIn,
-    RecommendationIn, RecommendationOut, RecommendationPage, RequestIn, RequestOut, RequestPage, RespondIn,
-    TimelineOut, TimelinePage,
+    AttachmentCompleteIn,
+    AttachmentCreated,
+    AttachmentIn,
+    AttachmentOut,
+    AttachmentPage,
+    CancelIn,
+    NoteIn,
+    RecommendationIn,
+    RecommendationOut,
+    RecommendationPage,
+    RequestIn,
+    RequestOut,
+    RequestPage,
+    RespondIn,
+    TimelineOut,
+    TimelinePage,
 )
 from services.intake.service import format_request_number, next_number
 from services.intake.storage import MAX_BYTES, allowed_content_type, family, sniff, storage
 from shared.auth import Principal, need
 from shared.contracts import names
-from shared.contracts.enums import BillingStatus, Priority, Role, Status
+from shared.contracts.enums import BillingStatus, Kind, Priority, Role, Status
 from shared.contracts.models import CancelCommand, NoteAdded, RecommendCommand, RespondCommand, StartRequest
+from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, SLA_KEY, STATUS_KEY
 from shared.db import utcnow
 from shared.http import Cursor, Id, Limit, decode_cursor, encode_cursor, errors, parse_money, update_request
 from shared.internal import require_service
 from shared.service_app import SessionDep, StateDep, TemporalDep
-from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, SLA_KEY, STATUS_KEY
 
 router = APIRouter(prefix="/api/v1")
 internal = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(require_service)])
@@ -78,7 +95,7 @@ async def create_request(body: RequestIn, user: ActiveUser, db: SessionDep, stat
         raise HTTPException(422, "asset_id is not an asset of this customer")
     if replay := await idempotency.replay(db, key, scope(user, "requests"), body):
         # A first attempt may have died between its commit and starting the workflow: make sure it runs.
-        number = json.loads(replay.body)["number"]
+        number = json.loads(bytes(replay.body))["number"]
         first = (await db.execute(select(ServiceRequest).where(ServiceRequest.number == number))).scalar_one()
         await start_workflow(temporal, state.settings.clocks(), first, user)
         return replay
@@ -104,10 +121,10 @@ async def create_request(body: RequestIn, user: ActiveUser, db: SessionDep, stat
 async def start_workflow(temporal, clocks, row: ServiceRequest, user: Principal) -> None:
     """Start (or find already started) the request's workflow; the id makes a repeat harmless, and a workflow
     that has already ended (paid or cancelled) is never started again."""
-    start = StartRequest(number=row.number, customer_id=row.customer_id, asset_id=row.asset_id, kind=row.kind,
-                         priority=row.priority, summary=row.summary, created_at=row.created_at,
+    start = StartRequest(number=row.number, customer_id=row.customer_id, asset_id=row.asset_id, kind=Kind(row.kind),
+                         priority=Priority(row.priority), summary=row.summary, created_at=row.created_at,
                          actor=user.actor(), clocks=clocks)
-    try:
+    with contextlib.suppress(WorkflowAlreadyStartedError):  # it ran and ended
         await temporal.start_workflow(
             names.SERVICE_REQUEST_WORKFLOW, start, id=names.request_workflow_id(row.number),
             task_queue=names.WORKFLOW_TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -116,8 +133,6 @@ async def start_workflow(temporal, clocks, row: ServiceRequest, user: Principal)
                 SearchAttributePair(STATUS_KEY, Status.draft.value), SearchAttributePair(PRIORITY_KEY, row.priority),
                 SearchAttributePair(CUSTOMER_KEY, str(row.customer_id)), SearchAttributePair(SLA_KEY, False)]),
         )
-    except WorkflowAlreadyStartedError:
-        pass  # it ran and ended
 
 
 async def search_requests(db, user: Principal, *, q: str | None, status: list[str] | None, priority: Priority | None,
@@ -192,9 +207,9 @@ class ConsoleFilters:
         for column, first, last in ((ServiceRequest.created_at, self.created_from, self.created_to),
                                     (ServiceRequest.due_at, self.due_from, self.due_to)):
             if first is not None:
-                query = query.where(column >= datetime.combine(first, time.min, timezone.utc))
+                query = query.where(column >= datetime.combine(first, time.min, UTC))
             if last is not None and last < date.max:
-                query = query.where(column < datetime.combine(last + timedelta(days=1), time.min, timezone.utc))
+                query = query.where(column < datetime.combine(last + timedelta(days=1), time.min, UTC))
         if self.sla_breached is not None:
             query = query.where(ServiceRequest.sla_breached == self.sla_breached)
         if self.billing_status is not None:
@@ -248,12 +263,11 @@ async def add_note(number: str, body: NoteIn, user: ActiveUser, db: SessionDep, 
     out = views.timeline_out(user, [entry])[0]
     await idempotency.remember(db, key, where, body, 201, out)
     await db.commit()
-    try:
-        # The workflow sends the emails, once, even if this process dies right after.
+    # The workflow sends the emails, once, even if this process dies right after; if the request's workflow has
+    # ended, the note is kept and nobody is emailed.
+    with contextlib.suppress(RPCError):
         await temporal.get_workflow_handle(names.request_workflow_id(number)).signal(
             names.NOTE_ADDED, NoteAdded(actor=user.actor(), note_id=entry.id, body=body.body))
-    except RPCError:
-        pass  # the request's workflow has ended: the note is kept, nobody is emailed
     return out
 
 
@@ -349,8 +363,8 @@ async def complete_attachment(number: str, attachment_id: str, body: AttachmentC
             responses=errors(404))
 async def list_attachments(number: str, user: ActiveUser, db: SessionDep):
     await load_visible(db, user, number)
-    rows = (await db.execute(select(Attachment).where(Attachment.request_number == number, Attachment.status == "stored")
-                             .order_by(Attachment.created_at))).scalars()
+    stored = select(Attachment).where(Attachment.request_number == number, Attachment.status == "stored")
+    rows = (await db.execute(stored.order_by(Attachment.created_at))).scalars()
     return {"items": views.attachments_out(user, rows), "next_cursor": None}
 
 

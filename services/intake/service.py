@@ -1,10 +1,10 @@
 """Intake's logic shared by its HTTP routes and its activities."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import RecommendationRow, counters, ServiceRequest, TimelineEntry, User
+from services.intake.models import RecommendationRow, ServiceRequest, TimelineEntry, User, counters
 from shared.contracts import customer_view
 from shared.contracts.enums import OfferKind, Role
 from shared.contracts.messages import describe, portal_path
@@ -93,7 +93,7 @@ def audiences_of(inp: RecordTransition) -> list[Audience]:
 
 
 async def recipients(db: AsyncSession, state: RequestState, audiences: list[Audience]) -> list[User]:
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     for audience in audiences:
         if audience == "customer":
             conditions.append((User.role == Role.customer.value) & (User.customer_id == state.customer_id))
@@ -103,7 +103,8 @@ async def recipients(db: AsyncSession, state: RequestState, audiences: list[Audi
             if state.offer_kind == OfferKind.marketplace:
                 conditions.append(User.role == Role.provider.value)
             else:
-                ids = state.offer_provider_ids or [state.offer_target_id]
+                target = [state.offer_target_id] if state.offer_target_id is not None else []
+                ids = state.offer_provider_ids or target
                 conditions.append((User.role == Role.provider.value) & (User.provider_id.in_(ids)))
         elif audience == "dispatchers":
             conditions.append(User.role == Role.dispatcher.value)

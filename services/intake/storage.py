@@ -6,6 +6,7 @@ answer is a 503 the caller may retry, and a Temporal activity that meets it fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from urllib.parse import quote
 
@@ -168,10 +169,8 @@ class Storage:
             MultipartUpload={"Parts": [{"PartNumber": p["part_number"], "ETag": p["etag"]} for p in parts]})
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
-        try:
+        with contextlib.suppress(ClientError):
             await call(self.s3.abort_multipart_upload, Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except ClientError:
-            pass
 
     async def size(self, key: str) -> int | None:
         try:

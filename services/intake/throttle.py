@@ -51,7 +51,7 @@ async def admit(db, email: str, address: str | None) -> None:
     """Before a password is checked: a 429 for a locked address, then the account's delay waited out. A signed-in
     user confirming its password has no address here (the portal's own address would stand for all its users)."""
     count, oldest = await _recent(db, address_key(address)) if address is not None else (0, None)
-    if count >= ADDRESS_LIMIT:
+    if count >= ADDRESS_LIMIT and oldest is not None:  # the count has an oldest failure
         retry = max(1, math.ceil((oldest + WINDOW - utcnow()).total_seconds()))
         raise HTTPException(429, "too many failed sign-ins; try again later", headers={"Retry-After": str(retry)})
     failures, _ = await _recent(db, account_key(email))

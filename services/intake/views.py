@@ -3,7 +3,7 @@ shared/contracts/customer_view.py decides (API.md, "What a customer sees"); oper
 everything. Every route that shows a request, its timeline or its attachments goes through here."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from fastapi import HTTPException
 

@@ -12,8 +12,15 @@ from services.invoicing.models import CustomerInvoice, Payment, PaymentRun, Prov
 from services.invoicing.rules import marked_up, payment_reference
 from shared.contracts import names
 from shared.contracts.models import (
-    CollectApproved, CollectedPayments, CustomerInvoiceIssued, IssueCustomerInvoice, MarkProviderInvoice,
-    Payment as PaymentOut, SettleCustomerInvoice,
+    CollectApproved,
+    CollectedPayments,
+    CustomerInvoiceIssued,
+    IssueCustomerInvoice,
+    MarkProviderInvoice,
+    SettleCustomerInvoice,
+)
+from shared.contracts.models import (
+    Payment as PaymentOut,
 )
 from shared.counters import next_value
 from shared.db import utcnow

@@ -17,8 +17,17 @@ from services.invoicing import pdf
 from services.invoicing.models import CustomerInvoice, Payment, PaymentRun, ProviderInvoice, idempotency_keys
 from services.invoicing.rules import invoice_number_problem
 from services.invoicing.schemas import (
-    CustomerInvoiceOut, CustomerInvoicePage, InvoiceSubmitted, PaymentOut, PaymentPage, PaymentRecorded, PaymentRunOut,
-    PaymentRunPage, ProviderInvoiceIn, ProviderInvoiceOut, RecordPaymentIn,
+    CustomerInvoiceOut,
+    CustomerInvoicePage,
+    InvoiceSubmitted,
+    PaymentOut,
+    PaymentPage,
+    PaymentRecorded,
+    PaymentRunOut,
+    PaymentRunPage,
+    ProviderInvoiceIn,
+    ProviderInvoiceOut,
+    RecordPaymentIn,
 )
 from shared.auth import CurrentUser, Principal, need
 from shared.contracts import names
@@ -47,6 +56,11 @@ def invoice_out(row: ProviderInvoice) -> ProviderInvoiceOut:
                               submitted_at=row.submitted_at, updated_at=row.updated_at)
 
 
+async def saved_invoice(db, wo: str) -> ProviderInvoice | None:
+    query = select(ProviderInvoice).where(ProviderInvoice.work_order_number == wo)
+    return (await db.execute(query)).scalar_one_or_none()
+
+
 async def provider_work_order(state, user: Principal, wo: str) -> dict:
     """The work order, if this provider holds it (accepted it); otherwise a 404."""
     need(user, Role.provider)
@@ -72,7 +86,7 @@ async def put_provider_invoice(wo: str, body: ProviderInvoiceIn, user: CurrentUs
                              parse_money(body.tax, "tax"))
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
-    row = (await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == wo))).scalar_one_or_none()
+    row = await saved_invoice(db, wo)
     if row is None:
         row = ProviderInvoice(work_order_number=wo, request_number=work_order["request_number"],
                               provider_id=user.provider_id)
@@ -94,8 +108,9 @@ async def put_provider_invoice(wo: str, body: ProviderInvoiceIn, user: CurrentUs
 @router.get("/provider-invoices/{wo}", response_model=ProviderInvoiceOut, tags=["provider invoices"],
             responses=errors(404))
 async def get_provider_invoice(wo: str, user: CurrentUser, db: SessionDep):
-    row = (await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == wo))).scalar_one_or_none()
-    if row is None or not (user.role in OPERATORS or (user.role == Role.provider and row.provider_id == user.provider_id)):
+    row = await saved_invoice(db, wo)
+    own_invoice = row is not None and user.role == Role.provider and row.provider_id == user.provider_id
+    if row is None or not (user.role in OPERATORS or own_invoice):
         raise HTTPException(404, f"no invoice for work order {wo}")
     return invoice_out(row)
 
@@ -105,14 +120,14 @@ async def get_provider_invoice(wo: str, user: CurrentUser, db: SessionDep):
 async def submit_provider_invoice(wo: str, user: CurrentUser, db: SessionDep, state: StateDep, temporal: TemporalDep,
                                   key: IdempotencyKey = None):
     work_order = await provider_work_order(state, user, wo)
-    row = (await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == wo))).scalar_one_or_none()
+    row = await saved_invoice(db, wo)
     if row is None:
         raise HTTPException(422, f"no invoice was saved for work order {wo}: PUT /provider-invoices/{wo} first")
     # One invoice per work order: a second submit is refused by the workflow, with a 409 naming the status.
     if problem := invoice_number_problem(row.invoice_number, wo):
         raise HTTPException(422, problem)
-    state_after = await update_request(temporal, work_order["request_number"], names.SUBMIT_INVOICE, SubmitInvoiceCommand(
-        actor=user.actor(), work_order_number=wo, invoice_number=row.invoice_number), key)
+    command = SubmitInvoiceCommand(actor=user.actor(), work_order_number=wo, invoice_number=row.invoice_number)
+    state_after = await update_request(temporal, work_order["request_number"], names.SUBMIT_INVOICE, command, key)
     return {**public_state(state_after), "invoice": invoice_out(await refreshed(db, row.id)).model_dump(mode="json")}
 
 
@@ -155,6 +170,8 @@ async def start_payment_run(user: CurrentUser, db: SessionDep, temporal: Tempora
     except WorkflowFailureError as exc:
         raise HTTPException(409, f"payment run {run_id} did not complete; start another with a new key") from exc
     run = await db.get(PaymentRun, result.run_id)
+    if run is None:
+        raise RuntimeError(f"payment run {result.run_id} completed but is not in the database")
     payments = (await db.execute(select(Payment).where(Payment.run_id == run.id).order_by(Payment.id))).scalars()
     return PaymentRunOut(id=run.id, started_at=run.started_at, payments=[payment_out(p) for p in payments],
                          total=money(run.total))
@@ -247,8 +264,10 @@ async def record_payment(invoice_id: Id, body: RecordPaymentIn, user: CurrentUse
         raise HTTPException(422, str(exc)) from exc
     if amount != row.total:
         raise HTTPException(422, f"the amount {money(amount)} does not match the invoice total {money(row.total)}")
-    state_after = await update_request(temporal, row.request_number, names.RECORD_CUSTOMER_PAYMENT, CustomerPaymentCommand(
-        actor=user.actor(), invoice_id=row.id, amount=money(amount), paid_at=body.paid_at), key)
+    command = CustomerPaymentCommand(actor=user.actor(), invoice_id=row.id, amount=money(amount), paid_at=body.paid_at)
+    state_after = await update_request(temporal, row.request_number, names.RECORD_CUSTOMER_PAYMENT, command, key)
     db.expire_all()
-    return {**public_state(state_after),
-            "invoice": customer_invoice_out(await db.get(CustomerInvoice, invoice_id)).model_dump(mode="json")}
+    paid = await db.get(CustomerInvoice, invoice_id)
+    if paid is None:
+        raise HTTPException(404, f"invoice {invoice_id} not found")
+    return {**public_state(state_after), "invoice": customer_invoice_out(paid).model_dump(mode="json")}

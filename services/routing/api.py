@@ -3,22 +3,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from sqlalchemy import and_, exists, not_, or_, select
 
 from services.routing.models import Offer, Provider, Team, TeamMember, WorkOrder, idempotency_keys
 from services.routing.schemas import (
-    AssignIn, AssignTeamIn, BulkIn, BulkOut, BulkResult, DeleteIn, NotesIn, ProviderIn, ProviderOut, ProviderPage,
-    ScheduleIn, TeamIn, TeamOut, TeamPage, WorkOrderCompleteIn, WorkOrderOut, WorkOrderPage,
+    AssignIn,
+    AssignTeamIn,
+    BulkIn,
+    BulkOut,
+    BulkResult,
+    DeleteIn,
+    NotesIn,
+    ProviderIn,
+    ProviderOut,
+    ProviderPage,
+    ScheduleIn,
+    TeamIn,
+    TeamOut,
+    TeamPage,
+    WorkOrderCompleteIn,
+    WorkOrderOut,
+    WorkOrderPage,
 )
 from shared.auth import CurrentUser, Principal, need
-from shared.db import utcnow
 from shared.contracts import names
 from shared.contracts.enums import OfferKind, Role
 from shared.contracts.models import AssignCommand, CancelCommand, Command, CompleteCommand, WorkOrderCommand
 from shared.contracts.views import public_state
+from shared.db import utcnow
 from shared.http import Cursor, Id, Limit, RequestStateOut, decode_cursor, errors, page, update_request
 from shared.idempotency import Idempotency
 from shared.internal import internal_get, require_service
@@ -36,7 +51,7 @@ BILLING = (Role.accounts_receivable,)
 BULK_CONCURRENCY = 48
 log = logging.getLogger("fieldops.routing")
 # What every lifecycle action answers: the request's state after it, or why it was refused.
-TRANSITION = {"response_model": RequestStateOut, "responses": errors(403, 404, 409)}
+TRANSITION: dict[str, Any] = {"response_model": RequestStateOut, "responses": errors(403, 404, 409)}
 
 
 # --- providers and teams ------------------------------------------------------------------------
@@ -46,7 +61,8 @@ async def create_provider(body: ProviderIn, user: CurrentUser, db: SessionDep, k
     where = f"{user.user_id}:providers"
     if replay := await idempotency.replay(db, key, where, body):
         return replay
-    return await idempotency.store_created(db, key, where, body, Provider(name=body.name, email=body.email), ProviderOut)
+    return await idempotency.store_created(db, key, where, body, Provider(name=body.name, email=body.email),
+                                           ProviderOut)
 
 
 @router.get("/providers", response_model=ProviderPage, tags=["providers"], responses=errors(403))
@@ -136,7 +152,8 @@ async def perform(temporal, user: Principal, action: str, number: str, *, target
     elif action == "send-to-marketplace":
         update, command = names.ASSIGN, AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.marketplace)
     elif action == "delete":
-        update, command = names.CANCEL, CancelCommand(actor=actor, reason=reason or "deleted by dispatcher", delete=True)
+        update = names.CANCEL
+        command = CancelCommand(actor=actor, reason=reason or "deleted by dispatcher", delete=True)
     elif action == "approve-payment":
         update, command = names.APPROVE_PAYMENT, Command(actor=actor, notes=notes)
     elif action == "invoiced":
@@ -244,6 +261,8 @@ async def list_work_orders(user: CurrentUser, db: SessionDep,
                            view: Literal["waiting", "accepted", "completed"] = "waiting",
                            limit: Limit = 50, cursor: Cursor = None):
     need(user, Role.provider)
+    if user.provider_id is None:
+        raise HTTPException(403, "this account is not linked to a provider")
     if view == "waiting":
         query = select(WorkOrder).where(WorkOrder.status == "offered", offered_to(user.provider_id))
     elif view == "accepted":
@@ -277,7 +296,8 @@ async def get_work_order(wo: str, user: CurrentUser, db: SessionDep):
 
 
 PROVIDER_UPDATES = {"accept": names.ACCEPT, "decline": names.DECLINE, "start": names.START_WORK,
-                    "await-parts": names.AWAIT_PARTS, "resume": names.RESUME, "ready-for-return": names.READY_FOR_RETURN}
+                    "await-parts": names.AWAIT_PARTS, "resume": names.RESUME,
+                    "ready-for-return": names.READY_FOR_RETURN}
 
 
 async def provider_action(db, temporal, user: Principal, wo: str, action: str, command: WorkOrderCommand,
@@ -285,6 +305,8 @@ async def provider_action(db, temporal, user: Principal, wo: str, action: str, c
     row = await load_work_order(db, user, wo)
     state = public_state(await update_request(temporal, row.request_number, action, command, key))
     if action == names.DECLINE:
+        if user.provider_id is None:
+            raise HTTPException(403, "only a provider declines an offer")
         await record_decline(db, wo, user.provider_id)
     return state
 

@@ -40,7 +40,8 @@ async def check_csrf(request: Request) -> None:
     sent = request.headers.get("x-csrf-token")
     if sent is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
-        sent = (await request.form()).get("csrf_token")
+        field = (await request.form()).get("csrf_token")
+        sent = field if isinstance(field, str) else None
     if not expected or not sent or not hmac.compare_digest(str(sent), expected):
         raise HTTPException(403, "This form has expired. Reload the page and try again.")
 

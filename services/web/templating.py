@@ -1,7 +1,7 @@
 """Templates: one per screen, with named blocks that htmx requests render alone (jinja2-fragments)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import Request
 from jinja2_fragments.fastapi import Jinja2Blocks
 
-from shared.contracts import wording
 from services.web.session import csrf_token
+from shared.contracts import wording
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Blocks(directory=str(HERE / "templates"))
@@ -21,13 +21,14 @@ def when(value: str | datetime | None, with_time: bool = True) -> str:
     if not value:
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            return value
+            return text
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    value = value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
     return value.strftime("%-d %b %Y, %H:%M UTC" if with_time else "%-d %b %Y")
 
 

@@ -14,7 +14,8 @@ Pure and free of I/O: the services, the workflow sandbox and the portal may all 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 COMPLETED = "completed"
 PROVIDER_BILLING_STATUSES = frozenset({"invoice_submitted", "payment_approved", "paid"})
@@ -62,9 +63,7 @@ def shows_event(kind: str, event_status: str | None, detail: dict[str, Any] | No
     """Whether a customer sees (and hears of) a timeline event: not the provider's invoice or payment."""
     if kind == "status_change" and event_status in PROVIDER_BILLING_STATUSES:
         return False
-    if kind == "attachment" and not shows_attachment((detail or {}).get("kind")):
-        return False
-    return True
+    return kind != "attachment" or shows_attachment((detail or {}).get("kind"))
 
 
 def event(entry: dict[str, Any]) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ lets a customer see). People's words, never raw status values. The link into the
 by the notifications service, to the page `portal_path` names."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared.contracts import customer_view
 from shared.contracts.models import RequestState, TimelineEvent
@@ -44,14 +44,15 @@ TIMES = {"scheduled_for", "due_at", "paid_at"}
 def when(value: datetime | str | None) -> str:
     """A moment as people read it: 15 Jan 2030, 09:00 UTC."""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if value is None:
         return ""
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     return value.strftime("%d %b %Y, %H:%M UTC")
 
 
@@ -70,8 +71,8 @@ def describe(state: RequestState, event: TimelineEvent, customer: bool = False) 
     number = state.number
     detail = event.detail
     if customer:
-        detail = customer_view.event({"kind": event.kind, "status": event.status.value, "detail": detail})
-        detail = detail["detail"] if detail is not None else {}
+        seen = customer_view.event({"kind": event.kind, "status": event.status.value, "detail": detail})
+        detail = seen["detail"] if seen is not None else {}
     request = f"Your request {number}" if customer else f"Request {number}"
 
     def words(status) -> str:

@@ -46,11 +46,3 @@ RIBBON = (
 def status_words(status: str, customer: bool = False) -> str:
     words = CUSTOMER_STATUS_WORDS if customer else STATUS_WORDS
     return words.get(status, status.replace("_", " ").capitalize())
-
-
-def ribbon_step(status: str) -> int:
-    """The index of the ribbon step a status sits on (-1 for cancelled)."""
-    for index, (_label, statuses) in enumerate(RIBBON):
-        if status in statuses:
-            return index
-    return -1

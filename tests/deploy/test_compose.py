@@ -19,8 +19,20 @@ from deploy.stack import TEMPORAL_DYNAMIC_CONFIG, Stack, gateway_routes
 from shared.contracts.names import SEARCH_ATTRIBUTES
 from shared.settings import DEV_SECRET, SERVICES, Settings
 from tests.deploy.compose import (
-    COMPOSE_FILE, ENV_EXAMPLE, ROOT, MissingVariable, environment, host_ports, image_tag, interpolate, load, mounts,
-    one_shot, port_option, read_env_file, variables,
+    COMPOSE_FILE,
+    ENV_EXAMPLE,
+    ROOT,
+    MissingVariable,
+    environment,
+    host_ports,
+    image_tag,
+    interpolate,
+    load,
+    mounts,
+    one_shot,
+    port_option,
+    read_env_file,
+    variables,
 )
 
 COMPOSE = load()
@@ -349,7 +361,7 @@ def test_temporal_images_are_the_versions_the_local_stack_runs():
 def test_search_attributes_are_registered_by_prepare_from_the_contracts():
     # `fieldops prepare` registers shared/contracts' search attributes; SQL visibility holds that many of each kind.
     assert SERVICES_["prepare"]["command"] == ["fieldops", "prepare"]
-    kinds = [kind for kind in SEARCH_ATTRIBUTES.values()]
+    kinds = list(SEARCH_ATTRIBUTES.values())
     assert kinds.count("Keyword") <= 10 and kinds.count("Bool") <= 3 and set(kinds) <= {"Keyword", "Bool"}
 
 

@@ -264,7 +264,8 @@ def test_the_local_overlay_settings_point_at_what_runs_in_the_cluster(clean_env)
     assert (s.smtp_host, s.smtp_port_effective) == ("mailpit", port_of("mailpit", "smtp"))
     s3 = urlsplit(s.s3_url)
     assert (s3.hostname, s3.port) == ("minio", port_of("minio"))
-    public_hosts = {rule["host"] for ingress in by_kind(resources, "Ingress").values() for rule in ingress["spec"]["rules"]}
+    ingresses = by_kind(resources, "Ingress").values()
+    public_hosts = {rule["host"] for ingress in ingresses for rule in ingress["spec"]["rules"]}
     assert urlsplit(s.s3_public_url).hostname in public_hosts
     assert urlsplit(s.portal_url).hostname in public_hosts
     assert urlsplit(s.temporal_ui).hostname in TEMPORAL_VALUES["web"]["ingress"]["hosts"]
@@ -315,7 +316,7 @@ def test_the_ingress_routes_as_the_gateway_does():
         if name != "web":
             for argument in re.findall(r"Path(?:Prefix|Regexp)?\(`([^`]*)`\)", router["rule"]):
                 assert argument.lstrip("^").startswith("/api/v1/") or argument == "/api/v1", (name, argument)
-    (ingress,) = [i for i in by_kind(rendered(BASE), "Ingress").values()]
+    (ingress,) = list(by_kind(rendered(BASE), "Ingress").values())
     (rule,) = ingress["spec"]["rules"]
     backends = {p["path"]: (p["pathType"], p["backend"]["service"]["name"], p["backend"]["service"]["port"]["name"])
                 for p in rule["http"]["paths"]}

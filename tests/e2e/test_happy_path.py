@@ -44,14 +44,16 @@ async def check_happy_path(running, api, cast) -> None:
     me = await cast.customer.get("/me")
     received = mails_to(running.mail_dir, me["notification_email"])
     subjects = [" ".join(m["Subject"].split()) for m in received]  # unfolded, as a mail client shows it
-    assert len([s for s in subjects if s.startswith(f"Your request {number} ")]) == len(CUSTOMER_STATUS_EMAILS), subjects
+    customer_subjects = [s for s in subjects if s.startswith(f"Your request {number} ")]
+    assert len(customer_subjects) == len(CUSTOMER_STATUS_EMAILS), subjects
     ids = [m["Message-ID"] for m in received]
     assert len(ids) == len(set(ids))
 
     # Operators find it in Temporal by its search attributes.
     listed = subprocess.run(
         [str(Path(sys.executable).parent / "temporal"), "workflow", "list", "--address",
-         running.settings.temporal_target, "--query", f"RequestStatus='paid' AND CustomerId='{cast.customer_id}' AND ExecutionStatus='Completed'"],
+         running.settings.temporal_target, "--query",
+         f"RequestStatus='paid' AND CustomerId='{cast.customer_id}' AND ExecutionStatus='Completed'"],
         capture_output=True, text=True, check=True).stdout
     assert f"service-request:{number}" in listed  # found by its search attributes, and closed
 

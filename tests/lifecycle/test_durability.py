@@ -127,7 +127,8 @@ async def one_lifecycle(driver: Driver, cast, index: int) -> str:
         put = await s3.put(created["upload"]["url"], content=PDF_BYTES, headers=created["upload"]["headers"])
         assert put.status_code == 200, put.text
     await driver.call(p, "POST", f"/requests/{number}/attachments/{created['id']}/complete", {})
-    await driver.call(p, "POST", f"/work-orders/{wo}/complete", {"notes": "done", "invoice_attachment_id": created["id"]})
+    await driver.call(p, "POST", f"/work-orders/{wo}/complete",
+                      {"notes": "done", "invoice_attachment_id": created["id"]})
     await driver.call(p, "PUT", f"/provider-invoices/{wo}",
                       {"invoice_number": f"D{index}X", "parts": "10.00", "labor": "20.00", "tax": "3.00"})
     await driver.call(p, "POST", f"/provider-invoices/{wo}/submit", {})

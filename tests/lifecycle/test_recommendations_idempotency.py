@@ -76,7 +76,8 @@ async def test_creating_posts_replay_their_idempotency_key(api, cast):
     first = await cast.customer.post("/requests", body, expect=201, headers=key)
     again = await cast.customer.post("/requests", body, expect=201, headers=key)
     assert again == first
-    other = await api.http.post("/requests", headers={**cast.customer.headers, **key}, json={**body, "priority": "high"})
+    other = await api.http.post("/requests", headers={**cast.customer.headers, **key},
+                                json={**body, "priority": "high"})
     assert other.status_code == 422
     listed = (await cast.customer.get("/requests?q=door sensor"))["items"]
     assert [r["number"] for r in listed] == [first["number"]]
@@ -85,7 +86,8 @@ async def test_creating_posts_replay_their_idempotency_key(api, cast):
 
     number, _ = await started(cast)
     note_key = {"Idempotency-Key": f"note-{uuid.uuid4()}"}
-    note = await cast.customer.post(f"/requests/{number}/notes", {"body": "Gate code 1234"}, expect=201, headers=note_key)
+    note = await cast.customer.post(f"/requests/{number}/notes", {"body": "Gate code 1234"}, expect=201,
+                                    headers=note_key)
     assert await cast.customer.post(f"/requests/{number}/notes", {"body": "Gate code 1234"}, expect=201,
                                     headers=note_key) == note
     rec_key = {"Idempotency-Key": f"rec-{uuid.uuid4()}"}

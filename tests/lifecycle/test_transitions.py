@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from tests.lifecycle.support import (
-    another_provider, attempt, mails, new_request, offered, probe_refusals, timeline,
+    another_provider,
+    attempt,
+    mails,
+    new_request,
+    offered,
+    probe_refusals,
+    timeline,
 )
 from tests.support.api import upload_invoice_copy, wait_for
 
@@ -108,11 +114,12 @@ async def test_reassign_voids_old_work_order_and_issues_a_new_number(api, cast):
 
 async def test_team_offer_first_accept_wins_at_the_same_instant(api, cast):
     members = [cast.provider] + [await another_provider(api, cast, f"Team Co {i}") for i in range(3)]
-    team = await cast.dispatcher.post("/teams", {"name": "Night shift", "provider_ids": [m.provider_id for m in members]},
-                                      expect=201)
+    team = await cast.dispatcher.post(
+        "/teams", {"name": "Night shift", "provider_ids": [m.provider_id for m in members]}, expect=201)
     number = (await new_request(cast))["number"]
     await cast.dispatcher.post(f"/work-events/{number}/publish")
-    wo = (await cast.dispatcher.post(f"/work-events/{number}/assign-team", {"team_id": team["id"]}))["work_order_number"]
+    assigned = await cast.dispatcher.post(f"/work-events/{number}/assign-team", {"team_id": team["id"]})
+    wo = assigned["work_order_number"]
     for member in members:  # one shared number, offered to every member
         assert wo in [w["number"] for w in (await member.get("/work-orders?view=waiting"))["items"]]
     responses = await asyncio.gather(*(api.http.post(f"/work-orders/{wo}/accept", headers=m.headers, json={})

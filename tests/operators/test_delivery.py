@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtplib import SMTPConnectError
 from sqlalchemy import func, select, update
 from temporalio.exceptions import ApplicationError
 
@@ -66,7 +67,7 @@ async def attempt(db: Database, settings: Settings) -> int:
 async def test_retries_send_each_message_once_with_a_stable_message_id(ledger, smtp):
     inbox, controller, settings = smtp
     # The first attempt finds the mail server down and fails, as an activity attempt would.
-    with pytest.raises(Exception):
+    with pytest.raises(SMTPConnectError):
         await attempt(ledger, settings)
     controller.start()
     assert await attempt(ledger, settings) == 2  # the retry sends both

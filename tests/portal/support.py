@@ -6,7 +6,7 @@ import email
 import email.policy
 import re
 import uuid
-from email.message import Message
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -18,12 +18,13 @@ SERVICES = ("intake", "routing", "invoicing", "notifications")
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
 
 
-def read_mail(mail_dir: Path, to: str) -> list[Message]:
-    messages = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(mail_dir.glob("*.eml"))]
+def read_mail(mail_dir: Path, to: str) -> list[EmailMessage]:
+    messages = [email.message_from_bytes(p.read_bytes(), EmailMessage, policy=email.policy.default)
+                for p in sorted(mail_dir.glob("*.eml"))]
     return [m for m in messages if m["To"] == to]
 
 
-async def wait_mail(mail_dir: Path, to: str, subject_part: str, count: int = 1) -> list[Message]:
+async def wait_mail(mail_dir: Path, to: str, subject_part: str, count: int = 1) -> list[EmailMessage]:
     async def arrived():
         found = [m for m in read_mail(mail_dir, to) if subject_part in m["Subject"]]
         return found if len(found) >= count else None
@@ -31,7 +32,7 @@ async def wait_mail(mail_dir: Path, to: str, subject_part: str, count: int = 1) 
     return await wait_for(arrived, timeout=20)
 
 
-def link_token(message: Message) -> str:
+def link_token(message: EmailMessage) -> str:
     body = message.get_content()
     match = re.search(r"\?token=([A-Za-z0-9_\-]+)", body)
     assert match, body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -43,7 +43,8 @@ async def test_tokens_expire_and_forged_tokens_are_refused(stack, api, cast, mon
         assert response.status_code == 401, (path, response.text)
 
     # Signed with another key, or with a claim changed: refused.
-    forged = jwt.encode({**claims, "role": "admin"}, "not-the-secret-of-this-stack-at-all-0123456789", algorithm="HS256")
+    forged = jwt.encode({**claims, "role": "admin"}, "not-the-secret-of-this-stack-at-all-0123456789",
+                        algorithm="HS256")
     assert await status_of(api, forged, "/users") == 401
     tampered = cast.customer.token.rsplit(".", 1)[0] + ".AAAA"
     assert await status_of(api, tampered, "/me") == 401
@@ -99,9 +100,9 @@ async def test_password_reset_by_email_single_use_one_hour(stack, api, cast):
     with sqlite3.connect(stack.stack.data / "db" / "intake.db") as db:
         expires = [datetime.fromisoformat(r[0]) for r in db.execute(
             "SELECT expires_at FROM password_resets WHERE user_id = ?", (me["id"],))]
-    expires = [e if e.tzinfo else e.replace(tzinfo=timezone.utc) for e in expires]
+    expires = [e if e.tzinfo else e.replace(tzinfo=UTC) for e in expires]
     assert len(expires) == 1
-    assert abs(expires[0] - (datetime.now(timezone.utc) + timedelta(hours=1))) < timedelta(minutes=2)
+    assert abs(expires[0] - (datetime.now(UTC) + timedelta(hours=1))) < timedelta(minutes=2)
 
     old_token = cast.customer.token
     confirmed = await api.http.post("/auth/password-reset/confirm", json={"token": token,
@@ -121,7 +122,7 @@ async def test_password_reset_by_email_single_use_one_hour(stack, api, cast):
     stale = link_token(later[-1])
     assert stale != token
     with sqlite3.connect(stack.stack.data / "db" / "intake.db") as db:
-        past = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+        past = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
         db.execute("UPDATE password_resets SET expires_at = ? WHERE user_id = ? AND used_at IS NULL",
                    (past, me["id"]))
     expired = await api.http.post("/auth/password-reset/confirm", json={"token": stale,

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from services.intake.storage import PART_SIZE, SINGLE_PUT_MAX
 from shared.contracts import names
-from shared.contracts.models import UploadSweepInput, UploadsSwept
+from shared.contracts.models import UploadsSwept, UploadSweepInput
 from shared.temporal import connect
 from tests.portal.support import PDF_BYTES, PNG_BYTES, new_request, put_parts, query_of, service_rss, upload
 

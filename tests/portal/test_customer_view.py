@@ -83,7 +83,8 @@ async def test_customer_sees_completed_and_nothing_of_the_provider_billing(stack
     # Attachments: the provider's invoice copy is not the customer's to list or download.
     copies = [a for a in (await d.get(f"/requests/{number}/attachments"))["items"] if a["kind"] == "provider_invoice"]
     assert len(copies) == 1
-    assert [a for a in (await c.get(f"/requests/{number}/attachments"))["items"] if a["kind"] == "provider_invoice"] == []
+    listed = (await c.get(f"/requests/{number}/attachments"))["items"]
+    assert [a for a in listed if a["kind"] == "provider_invoice"] == []
     hidden = await api.http.get(f"/requests/{number}/attachments/{copies[0]['id']}/download", headers=c.headers)
     assert hidden.status_code == 404
     assert (await api.http.get(f"/requests/{number}/attachments/{copies[0]['id']}/download",

@@ -117,8 +117,8 @@ def endpoints(a: dict) -> list[tuple]:
         # invoicing
         ("PUT", "/provider-invoices/{wo}", f"/provider-invoices/{wo}",
          {"invoice_number": "ISO1", "parts": "1.00", "labor": "1.00", "tax": "0.00"}, {"provB"}, only_provider, set()),
-        ("GET", "/provider-invoices/{wo}", f"/provider-invoices/{wo}", None, {"provB", "custA", "custB", "orgA", "orgB"},
-         set(), set()),
+        ("GET", "/provider-invoices/{wo}", f"/provider-invoices/{wo}", None,
+         {"provB", "custA", "custB", "orgA", "orgB"}, set(), set()),
         ("POST", "/provider-invoices/{wo}/submit", f"/provider-invoices/{wo}/submit", {}, {"provB"}, only_provider,
          set()),
         ("POST", "/payment-runs", "/payment-runs", {}, set(), CUSTOMERS | PROVIDERS, set()),
@@ -226,7 +226,7 @@ async def test_every_endpoint_keeps_tenants_apart(api, admin, cast):
     assert len(calls) > 250
 
     # Self-only endpoints answer each user about itself.
-    for name, user in actors.items():
+    for user in actors.values():
         assert (await user.get("/me"))["id"] == user.id
         assert (await user.call("PATCH", "/me", json={}))["id"] == user.id
 

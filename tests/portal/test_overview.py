@@ -25,7 +25,8 @@ async def test_overview_gathers_requests_invoices_and_notifications(api, cast):
     await cast.receivable.post(f"/work-events/{number}/invoiced")
     draft = (await new_request(cast, "Still a draft"))["number"]
 
-    async def notified():  # the overview's feed is the customer's own newest entries (they follow the actions by a moment)
+    # The overview's feed is the customer's own newest entries (they follow the actions by a moment).
+    async def notified():
         view = await c.get("/me/overview")
         own = (await c.get("/notifications?limit=10"))["items"]
         shown = [n["id"] for n in view["notifications"]["items"]]

@@ -1,6 +1,7 @@
 """The timeline (every kind of event, oldest first, with who and when), search, filters, sorts and cursors."""
 from __future__ import annotations
 
+from itertools import pairwise
 from urllib.parse import quote
 
 from tests.portal.support import PNG_BYTES, accepted_request, new_request, unique, upload
@@ -50,7 +51,7 @@ async def test_timeline_holds_every_event_oldest_first_with_who_and_when(api, ca
     assert statuses == ["draft", "published", "waiting_acceptance", "accepted", "scheduled", "in_progress",
                         "completed", "invoice_submitted", "payment_approved", "paid"]
     changes = [e for e in timeline if e["kind"] == "status_change"]
-    assert all(b["previous_status"] == a["status"] for a, b in zip(changes, changes[1:]))
+    assert all(b["previous_status"] == a["status"] for a, b in pairwise(changes))
     by_kind = {e["kind"]: e for e in timeline}
     who = {k: (by_kind[k]["actor_user_id"], by_kind[k]["actor_role"]) for k in
            ("note", "recommendation", "response", "invoice", "payment")}

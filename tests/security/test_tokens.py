@@ -7,7 +7,7 @@ import jwt
 from shared.auth import ALGORITHM
 from tests.security.support import SIGNED_IN_ROUTE, direct, statuses
 
-ALL_401 = {service: 401 for service in SIGNED_IN_ROUTE}
+ALL_401 = dict.fromkeys(SIGNED_IN_ROUTE, 401)
 
 
 def claims_of(token: str) -> dict:

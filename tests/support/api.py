@@ -24,7 +24,7 @@ class ApiError(AssertionError):
 
 @dataclass
 class User:
-    api: "Api"
+    api: Api
     token: str
     id: int
     email: str

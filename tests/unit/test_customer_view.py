@@ -2,13 +2,13 @@
 messages made from events (shared/contracts/messages.py): pure functions."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared.contracts import customer_view
 from shared.contracts.messages import describe, portal_path
 from shared.contracts.models import Actor, Recommendation, RequestState, TimelineEvent
 
-AT = datetime(2030, 1, 15, 9, 0, tzinfo=timezone.utc)
+AT = datetime(2030, 1, 15, 9, 0, tzinfo=UTC)
 STATE = RequestState(number="SR-000145", customer_id=1, kind="service_call", priority="high", created_at=AT,
                      recommendations=[Recommendation(id=7, summary="Replace impeller", posted_at=AT)])
 PROVIDER = Actor(name="Pat Smith", role="provider")

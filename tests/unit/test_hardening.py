@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI, HTTPException
@@ -42,7 +42,7 @@ def test_a_cursor_time_needs_a_zone(cursor):
 
 
 def test_cursors_round_trip():
-    moment = datetime(2026, 1, 1, 10, tzinfo=timezone.utc)
+    moment = datetime(2026, 1, 1, 10, tzinfo=UTC)
     assert decode_cursor(encode_cursor({"v": moment.isoformat(), "id": 7}), v=datetime, id=int) == {"v": moment,
                                                                                                      "id": 7}
     assert decode_cursor(encode_cursor({"n": "600010001"}), n=str) == {"n": "600010001"}

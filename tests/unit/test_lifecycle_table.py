@@ -90,7 +90,7 @@ def test_the_customer_hears_of_every_status_change_and_audiences_are_known():
 
 
 def test_the_table_s_status_sets_match_the_dashboard_buckets():
-    assert lifecycle.BEFORE_ACCEPT == BUCKETS["draft"] + BUCKETS["published"] + BUCKETS["assigned"]
+    assert BUCKETS["draft"] + BUCKETS["published"] + BUCKETS["assigned"] == lifecycle.BEFORE_ACCEPT
     assert STEPS[names.CANCEL].allowed == lifecycle.BEFORE_ACCEPT + WORKING
     assert STEPS[names.MARK_INVOICE_NOT_REQUIRED].allowed == DONE
     assert STEPS[names.RECOMMEND].allowed == WORKING

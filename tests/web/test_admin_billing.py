@@ -175,7 +175,8 @@ async def test_an_admin_approves_and_rejects_an_org_admins_requests(visit, api, 
     # Rejecting needs a comment: said beside the comment box.
     leave = page.get_by_role("article").filter(has_text="Left the company")
     await leave.get_by_role("button", name="Reject").click()
-    comment = page.get_by_role("article").filter(has_text="Left the company").get_by_label("Comment for the organisation admin")
+    comment = (page.get_by_role("article").filter(has_text="Left the company")
+               .get_by_label("Comment for the organisation admin"))
     assert await comment.get_attribute("aria-invalid") == "true"
     await page.get_by_text("Say why, so the organisation admin").wait_for()
     await comment.fill("They still have open requests; ask again next week.")
@@ -282,7 +283,8 @@ async def test_every_admin_and_billing_screen_reads_well_on_a_desktop_and_a_phon
 
 
 async def test_people_without_the_role_get_the_404_page(visit, cast):
-    for user, paths in ((cast.customer, ("/admin", "/admin/users", "/admin/providers", "/billing", "/billing/invoices")),
+    for user, paths in ((cast.customer,
+                         ("/admin", "/admin/users", "/admin/providers", "/billing", "/billing/invoices")),
                         (cast.provider, ("/admin", "/billing")),
                         (cast.dispatcher, ("/admin", "/admin/account-requests", "/billing/invoices"))):
         visitor = await visit(user)

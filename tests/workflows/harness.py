@@ -44,7 +44,14 @@ from shared import migrations
 from shared.contracts import names
 from shared.contracts.enums import Kind, OfferKind, Priority, Role, Status
 from shared.contracts.models import (
-    Actor, AssignCommand, Command, PaymentRunInput, PaymentRunResult, RequestState, StartRequest, WorkOrderCommand,
+    Actor,
+    AssignCommand,
+    Command,
+    PaymentRunInput,
+    PaymentRunResult,
+    RequestState,
+    StartRequest,
+    WorkOrderCommand,
 )
 from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, SLA_KEY, STATUS_KEY
 from shared.service_app import ServiceState
@@ -56,7 +63,8 @@ HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 RECORD = os.environ.get("FIELDOPS_RECORD_HISTORIES") == "1"
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
-SEARCH_TYPES = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL}
+SEARCH_TYPES = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+                "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL}
 CUSTOMER_ID = 1
 PROVIDERS = (1, 2, 3)
 

@@ -83,7 +83,8 @@ async def test_time_awaiting_parts_does_not_count(wf):
     assert resumed.status == Status.in_progress
     pause = resumed.due_at - due
     assert hours(30) <= pause < hours(30.5), pause  # pushed later by the time spent waiting
-    assert (await wf.until(lambda: wf.read_copy(state.number), lambda r: r.due_at == resumed.due_at)).due_at == resumed.due_at
+    copy = await wf.until(lambda: wf.read_copy(state.number), lambda r: r.due_at == resumed.due_at)
+    assert copy.due_at == resumed.due_at
 
     # 2 h worked before the pause; 21 h more is still inside the 24 h.
     await wf.env.sleep(hours(21))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +12,12 @@ from services.notifications.models import Email
 from shared.contracts import names
 from shared.contracts.enums import BillingStatus, Kind, OfferKind, Priority, Status
 from shared.contracts.models import (
-    AssignCommand, CancelCommand, Command, CompleteCommand, RequestState, SubmitInvoiceCommand,
+    AssignCommand,
+    CancelCommand,
+    Command,
+    CompleteCommand,
+    RequestState,
+    SubmitInvoiceCommand,
 )
 from shared.contracts.wording import status_words
 
@@ -32,7 +37,7 @@ async def test_paid_path_pays_once_and_ends(wf):
     p1 = wf.people.providers[1]
     await wf.update(handle, "accept", wf.wo(state, 1))
 
-    slot = datetime(2030, 1, 15, 9, tzinfo=timezone.utc)
+    slot = datetime(2030, 1, 15, 9, tzinfo=UTC)
     await wf.update(handle, "schedule", wf.wo(state, 1, scheduled_for=slot))
     await wf.update(handle, "start_work", wf.wo(state, 1))
     await wf.update(handle, "complete", CompleteCommand(actor=p1, work_order_number=state.work_order_number,
@@ -68,7 +73,8 @@ async def test_decline_returns_to_published_and_voids_the_work_order(wf):
     state = await wf.to_offered(handle, provider=1)
     declined = await wf.update(handle, "decline", wf.wo(state, 1, notes="no capacity"))
     assert declined.status == Status.published and declined.work_order_number is None
-    assert (await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")).status == "voided"
+    voided = await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")
+    assert voided.status == "voided"
     assert await wf.eventually(lambda: _mail(wf, state.number, wf.people.emails["dispatcher"], "ready for routing"))
     # Offered again to another provider: a new number.
     again = await wf.update(handle, "assign", AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.provider,
@@ -88,7 +94,8 @@ async def test_reassign_voids_old_work_order_and_issues_new_number(wf):
                                                             provider_id=2))
     assert moved.status == Status.waiting_acceptance and moved.provider_id is None
     assert int(moved.work_order_number) > int(state.work_order_number)
-    assert (await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")).status == "voided"
+    voided = await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")
+    assert voided.status == "voided"
     # The first provider's number is dead.
     await refused(wf.update(handle, "start_work", wf.wo(state, 1)), "waiting_acceptance")
     await wf.update(handle, "accept", wf.wo(moved, 2))
@@ -121,7 +128,8 @@ async def test_team_offer_first_accept_wins_even_at_once(wf):
     assert "accepted" in str(losers[0].cause)
     state = await wf.state(handle)
     assert state.status == Status.accepted and state.provider_id == winners[0].provider_id
-    assert (await wf.until(lambda: wf.work_order(offered.work_order_number), lambda w: w.status == "accepted")).accepted_by == state.provider_id
+    accepted = await wf.until(lambda: wf.work_order(offered.work_order_number), lambda w: w.status == "accepted")
+    assert accepted.accepted_by == state.provider_id
     await wf.update(handle, "cancel", CancelCommand(actor=wf.people.dispatcher, reason="test over"))
     await wf.result(handle)
     await wf.record(handle, "team_offer")
@@ -136,7 +144,8 @@ async def test_team_offer_declined_by_all_returns_to_published(wf):
     await refused(wf.update(handle, "decline", wf.wo(offered, 1)), "already declined")
     last = await wf.update(handle, "decline", wf.wo(offered, 2))
     assert last.status == Status.published
-    assert (await wf.until(lambda: wf.work_order(offered.work_order_number), lambda w: w.status == "voided")).status == "voided"
+    voided = await wf.until(lambda: wf.work_order(offered.work_order_number), lambda w: w.status == "voided")
+    assert voided.status == "voided"
     await wf.update(handle, "cancel", CancelCommand(actor=wf.people.dispatcher, reason="test over", delete=True))
     await wf.result(handle)
 
@@ -174,7 +183,8 @@ async def test_ready_for_return_is_walk_in_only_and_customer_cancel_rules(wf):
     cancelled = await wf.update(handle, "cancel", CancelCommand(actor=wf.people.dispatcher, reason="customer moved"))
     assert cancelled.status == Status.cancelled
     assert (await wf.result(handle)).cancel_reason == "customer moved"
-    assert (await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")).status == "voided"
+    voided = await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")
+    assert voided.status == "voided"
     assert await wf.eventually(lambda: _mail(wf, state.number, wf.people.emails["provider1"], "was cancelled"))
     await wf.record(handle, "cancelled_in_progress")
 

@@ -1,6 +1,17 @@
 """One module per area of the portal, each with its own `router`; templates/<area>/ holds its screens."""
 from services.web.pages import (
-    account, admin, assets, auth, billing, customers, home, invoices, overview, providers, request_page, requests,
+    account,
+    admin,
+    assets,
+    auth,
+    billing,
+    customers,
+    home,
+    invoices,
+    overview,
+    providers,
+    request_page,
+    requests,
     work_events,
 )
 

@@ -150,7 +150,8 @@ async def deactivate_user(user_id: str, request: Request, portal: PortalDep):
     except ApiError as exc:
         if exc.status == 404:
             raise
-        return await users_page(request, portal, **back, status=exc.status, problem=sentence(exc.message))
+        return await users_page(request, portal, role=back["role"], q=back["q"], status=exc.status,
+                                problem=sentence(exc.message))
     return redirect("/admin/users", **back, deactivated=name)
 
 
@@ -158,7 +159,7 @@ async def deactivate_user(user_id: str, request: Request, portal: PortalDep):
 async def sites_of(portal: Portal, customers: list[dict]) -> dict[int, list[dict]]:
     await portal.token()
     lists = await asyncio.gather(*(portal.get(f"/customers/{c['id']}/sites") for c in customers))
-    return {c["id"]: found["items"] for c, found in zip(customers, lists)}
+    return {c["id"]: found["items"] for c, found in zip(customers, lists, strict=True)}
 
 
 async def customers_page(request: Request, portal: Portal, *, q: str = "", cursor: str = "",
@@ -293,8 +294,9 @@ async def create_provider(request: Request, portal: PortalDep):
 async def create_team(request: Request, portal: PortalDep):
     need_admin(portal)
     form = await request.form()
-    values = {"name": str(form.get("name", "")).strip(), "idempotency_key": str(form.get("idempotency_key", "")),
-              "provider_ids": [int(v) for v in form.getlist("provider_ids") if str(v).isdigit()][:500]}
+    key = str(form.get("idempotency_key", ""))
+    provider_ids = [int(v) for v in form.getlist("provider_ids") if isinstance(v, str) and v.isdigit()][:500]
+    values = {"name": str(form.get("name", "")).strip(), "idempotency_key": key, "provider_ids": provider_ids}
     errors = {}
     if not values["name"]:
         errors["name"] = "Give the team a name."
@@ -303,7 +305,7 @@ async def create_team(request: Request, portal: PortalDep):
     if not errors:
         try:
             made = await portal.post("/teams", {"name": values["name"], "provider_ids": values["provider_ids"]},
-                                     idempotency_key=values["idempotency_key"] or None)
+                                     idempotency_key=key or None)
         except ApiError as exc:
             errors = errors_of(exc, TEAM_FIELDS, values)
             return await providers_page(request, portal, team_values=values, team_errors=errors, status=exc.status)

@@ -8,7 +8,7 @@ customer's payment is for accounts receivable alone. Everyone else gets the 404 
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -37,7 +37,7 @@ def redirect(path: str, **params) -> RedirectResponse:
 
 
 def today() -> str:
-    return datetime.now(timezone.utc).date().isoformat()
+    return datetime.now(UTC).date().isoformat()
 
 
 # --- payment runs --------------------------------------------------------------------------------------

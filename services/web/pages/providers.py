@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -111,7 +111,7 @@ async def list_context(portal: Portal, view: str) -> dict:
     held_requests = portal.get("/requests", sort="-updated_at", limit=LIST_MAX) if view != "waiting" else None
     pages = await asyncio.gather(*(portal.get("/work-orders", view=v, limit=LIST_MAX) for v in VIEWS),
                                  *([held_requests] if held_requests else []))
-    by_view = dict(zip(VIEWS, pages[:3]))
+    by_view = dict(zip(VIEWS, pages[:3], strict=True))
     counts = {v: f"{len(p['items'])}{'+' if p.get('next_cursor') else ''}" for v, p in by_view.items()}
     held = {r["number"]: r for r in pages[3]["items"]} if held_requests else {}
     rows = []
@@ -175,7 +175,7 @@ def schedule_values(request_row: dict | None) -> dict:
     when = request_row and request_row.get("scheduled_for")
     if not when:
         return {"date": "", "time": ""}
-    moment = datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(timezone.utc)
+    moment = datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(UTC)
     return {"date": moment.strftime("%Y-%m-%d"), "time": moment.strftime("%H:%M")}
 
 
@@ -257,7 +257,7 @@ async def work_order_page(request: Request, portal: PortalDep, wo: str, seen: st
 
 async def form_of(request: Request) -> dict:
     form = await request.form()
-    return {k: v for k, v in form.multi_items()}
+    return dict(form.multi_items())
 
 
 async def wait_for_taker(portal: Portal, wo: str) -> dict:
@@ -320,10 +320,10 @@ async def schedule(request: Request, portal: PortalDep, wo: str):
     moment = None
     if not errors:
         try:
-            moment = datetime.fromisoformat(f"{values['date']}T{values['time']}").replace(tzinfo=timezone.utc)
+            moment = datetime.fromisoformat(f"{values['date']}T{values['time']}").replace(tzinfo=UTC)
         except ValueError:
             errors["date"] = "Give the date as a day of the calendar and the time as hours and minutes."
-    if errors:
+    if errors or moment is None:
         return await show(request, portal, wo, errors=errors, values=values, status=422)
     exc = await refused(portal.post(f"/work-orders/{wo}/schedule",
                                     {"scheduled_for": moment.isoformat(), "notes": values["schedule_notes"] or None},
@@ -343,7 +343,7 @@ async def upload_here(portal: Portal, number: str, file: UploadFile, key: str | 
     if not data:
         raise ValueError("This file is empty.")
     content_type = (file.content_type or "application/octet-stream").split(";")[0]
-    if content_type == "application/octet-stream" and file.filename.lower().endswith(".pdf"):
+    if content_type == "application/octet-stream" and (file.filename or "").lower().endswith(".pdf"):
         content_type = "application/pdf"
     created = await portal.post(f"/requests/{number}/attachments", {
         "filename": file.filename, "content_type": content_type, "size_bytes": len(data),
@@ -385,14 +385,14 @@ async def complete(request: Request, portal: PortalDep, wo: str):
         errors["complete_notes"] = "Write what was done."
     if errors:
         return await show(request, portal, wo, errors=errors, values=values, status=422)
-    exc = await refused(portal.post(f"/work-orders/{wo}/complete",
-                                    {"notes": notes, "invoice_attachment_id": attachment_id},
-                                    idempotency_key=idempotency_key(form)))
-    if exc:
-        about_copy = any(word in exc.message.lower() for word in ("invoice", "attachment"))
+    refusal = await refused(portal.post(f"/work-orders/{wo}/complete",
+                                        {"notes": notes, "invoice_attachment_id": attachment_id},
+                                        idempotency_key=idempotency_key(form)))
+    if refusal:
+        about_copy = any(word in refusal.message.lower() for word in ("invoice", "attachment"))
         field = "invoice_file" if about_copy else "complete"
-        return await show(request, portal, wo, errors={field: readable(exc.message)}, values=values,
-                          status=exc.status)
+        return await show(request, portal, wo, errors={field: readable(refusal.message)}, values=values,
+                          status=refusal.status)
     return done(wo, "complete")
 
 

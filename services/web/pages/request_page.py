@@ -90,7 +90,7 @@ async def load(portal: Portal, number: str, parts: tuple[str, ...]) -> dict:
     if "status" in parts and portal.is_staff:
         alongside["providers"] = all_providers(portal)
     request_data, *answered = await asyncio.gather(request_and_its_own(portal, number, parts), *alongside.values())
-    return {**request_data, **dict(zip(alongside, answered))}
+    return {**request_data, **dict(zip(alongside, answered, strict=True))}
 
 
 async def request_and_its_own(portal: Portal, number: str, parts: tuple[str, ...]) -> dict:
@@ -107,7 +107,7 @@ async def request_and_its_own(portal: Portal, number: str, parts: tuple[str, ...
                 then["teams"] = optional(portal.get("/teams"))
         if not portal.is_customer and req.get("work_order_number") and status in DONE:
             then["invoice"] = optional(portal.get(f"/provider-invoices/{req['work_order_number']}"))
-    return {"req": req, **dict(zip(then, await asyncio.gather(*then.values())))}
+    return {"req": req, **dict(zip(then, await asyncio.gather(*then.values()), strict=True))}
 
 
 def context(request: Request, portal: Portal, number: str, data: dict, **extra) -> dict:

@@ -6,7 +6,7 @@ customer's page never shows the provider side of billing: the API already leaves
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from services.web.templating import money, when
@@ -33,7 +33,7 @@ def parse_time(value: Any) -> datetime | None:
             moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def span_words(seconds: float) -> str:
@@ -88,7 +88,7 @@ def previous_of_cancel(timeline: list[dict]) -> str | None:
 def sla_chips(req: dict, now: datetime | None = None) -> list[dict]:
     """The operators' SLA chips, each {text, tone: ok|warn|bad}: acceptance and due countdowns in words, and
     the breach flag."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     chips: list[dict] = []
     status = req["status"]
     accept_by = parse_time(req.get("accept_by"))
@@ -187,7 +187,7 @@ def status_headline(entry: dict, customer: bool) -> str:
     if status == "waiting_acceptance":
         if customer:
             return "Offered to a technician"
-        return f"Offered to {OFFER_WORDS.get(detail.get('offer_kind'), 'a provider')}"
+        return f"Offered to {OFFER_WORDS.get(detail.get('offer_kind', ''), 'a provider')}"
     if status == "accepted":
         return "Accepted by a technician"
     if status == "scheduled":
@@ -259,7 +259,7 @@ def timeline_entries(items: list[dict], customer: bool) -> list[dict]:
             item["headline"] = "Note"
             item["body"] = detail.get("body", "")
         elif kind == "attachment":
-            item["headline"] = f"{ATTACHMENT_KIND_WORDS.get(detail.get('kind'), 'File')} added"
+            item["headline"] = f"{ATTACHMENT_KIND_WORDS.get(detail.get('kind', ''), 'File')} added"
             item["file"] = {"id": detail.get("attachment_id"), "filename": detail.get("filename", "file")}
         elif kind == "recommendation":
             item["headline"] = f"Recommendation: {detail.get('summary', '')}"
@@ -268,7 +268,7 @@ def timeline_entries(items: list[dict], customer: bool) -> list[dict]:
             if detail.get("notes"):
                 item["lines"].append(("Notes", str(detail["notes"])))
         elif kind == "response":
-            decision = DECISION_WORDS.get(detail.get("decision"), detail.get("decision", ""))
+            decision = DECISION_WORDS.get(detail.get("decision", ""), detail.get("decision", ""))
             item["headline"] = f"Recommendation answered: {decision}"
             item["body"] = detail.get("comment") or None
         elif kind == "reminder":

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from services.web.client import ApiError
@@ -98,10 +98,11 @@ class Filters:
     sort: str = "-created_at"
 
     @classmethod
-    def parse(cls, params: Mapping[str, str]) -> "Filters":
+    def parse(cls, params: Mapping[str, str]) -> Filters:
         get = lambda name: str(params.get(name) or "").strip()  # noqa: E731
         return cls(
-            q=get("q")[:200], bucket=_choice(get("bucket"), BUCKETS), status=_choice(get("status"), wording.STATUS_WORDS),
+            q=get("q")[:200], bucket=_choice(get("bucket"), BUCKETS),
+            status=_choice(get("status"), wording.STATUS_WORDS),
             priority=_choice(get("priority"), wording.PRIORITY_WORDS), customer_id=_id(get("customer_id")),
             provider_id=_id(get("provider_id")), created_from=_day(get("created_from")),
             created_to=_day(get("created_to")), due_from=_day(get("due_from")), due_to=_day(get("due_to")),
@@ -172,7 +173,7 @@ async def _nothing(value: Any) -> Any:
     return value
 
 
-NO_ROWS = {"items": [], "next_cursor": None}
+NO_ROWS: dict[str, Any] = {"items": [], "next_cursor": None}
 
 
 async def customer_names(portal: Portal, ids: set[int], known: dict[int, str]) -> dict[int, str]:
@@ -284,7 +285,7 @@ def bulk_errors(action: Action | None, numbers: list[str], provider_id: str, tea
 async def bulk_action(request: Request, portal: PortalDep):
     need_role(portal, *OPERATORS)
     form = await request.form()
-    numbers = list(dict.fromkeys(n for n in form.getlist("numbers") if NUMBER.match(str(n))))
+    numbers = list(dict.fromkeys(n for n in form.getlist("numbers") if isinstance(n, str) and NUMBER.match(n)))
     name = str(form.get("action") or "")
     action = actions_for(portal.role).get(name)
     provider_id, team_id = _id(str(form.get("provider_id") or "")), _id(str(form.get("team_id") or ""))
@@ -299,6 +300,8 @@ async def bulk_action(request: Request, portal: PortalDep):
 
     if errors := bulk_errors(action, numbers, provider_id, team_id, reason):
         return await show_list(errors, 422)
+    if action is None:  # bulk_errors has answered it already
+        raise HTTPException(422, "Choose what to do with the selected requests.")
     body: dict[str, Any] = {"action": name, "numbers": numbers}
     if action.needs == "provider":
         body["provider_id"] = int(provider_id)
@@ -382,7 +385,8 @@ async def export_csv(request: Request, portal: PortalDep):
 
     async def lines() -> AsyncIterator[str]:
         yield "\ufeff" + csv_line(CSV_COLUMNS)  # the BOM lets spreadsheet programs read the names' accents
-        page, customers = first, {}
+        page = first
+        customers: dict[int, str] = {}
         while True:
             customers = await customer_names(portal, {r["customer_id"] for r in page["items"]}, customers)
             for r in page["items"]:

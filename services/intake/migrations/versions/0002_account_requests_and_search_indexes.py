@@ -8,10 +8,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-22 06:17:23.578034
 """
-from alembic import op
 import sqlalchemy as sa
-import shared.db
+from alembic import op
 
+import shared.db
 
 revision = '0002'
 down_revision = '0001'
@@ -53,7 +53,8 @@ def upgrade() -> None:
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        op.execute("CREATE INDEX IF NOT EXISTS ix_requests_search_trgm ON requests USING gin (search_text gin_trgm_ops)")
+        op.execute("CREATE INDEX IF NOT EXISTS ix_requests_search_trgm "
+                   "ON requests USING gin (search_text gin_trgm_ops)")
 
 
 def downgrade() -> None:
