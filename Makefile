@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 
 WEB_ASSETS := services/web/node_modules/.package-lock.json
 
-.PHONY: install run test bench clean browser
+.PHONY: install run test lint bench clean browser
 
 install: $(STAMP) $(WEB_ASSETS)
 
@@ -28,7 +28,13 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(VENV)/bin/fieldops run
 
-test: install browser
+# Lint and types ([tool.ruff] and [tool.mypy] in pyproject.toml): every finding fails the build.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: install browser lint
 	$(PYTHON) -m pytest -q -p no:cacheprovider
 
 bench: install

@@ -1,6 +1,7 @@
 """The bare baseline of bench/lifecycle.py: one Update per transition of a service request's lifecycle, each
 running one no-op activity, which the benchmark's own worker runs eagerly; no services behind it. Its fuller
 counterpart, with the lifecycle's own count of activities on other queues and processes, is bench/shape_workflow.py."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,8 +9,19 @@ from datetime import timedelta
 from temporalio import activity, workflow
 
 TASK_QUEUE = "bench-bare"
-STEPS = ["publish", "assign", "accept", "schedule", "start", "complete", "submit_invoice", "approve_payment",
-         "paid", "mark_invoiced", "record_customer_payment"]
+STEPS = [
+    "publish",
+    "assign",
+    "accept",
+    "schedule",
+    "start",
+    "complete",
+    "submit_invoice",
+    "approve_payment",
+    "paid",
+    "mark_invoiced",
+    "record_customer_payment",
+]
 
 
 @activity.defn(name="bench.noop")

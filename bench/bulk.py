@@ -9,6 +9,7 @@ Makes its own customer and staff through the API, creates N draft requests and w
 settle (not timed), then times one `POST /work-events/bulk` of all of them and prints the figure. The issue's
 bar: 500 requests within 10 seconds on this machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,11 @@ async def run(args, target: Target) -> int:
         cast = await make_cast(api, await target.admin(api))
         started = time.perf_counter()
         numbers = await open_requests(cast, args.requests, args.concurrency)
-        print(f"created {len(numbers)} requests in {time.perf_counter() - started:.1f}s (not timed; "
-              f"{target.description})", flush=True)
+        print(
+            f"created {len(numbers)} requests in {time.perf_counter() - started:.1f}s (not timed; "
+            f"{target.description})",
+            flush=True,
+        )
         # Let each workflow record its draft first, so the figure is the bulk action's own.
         await wait_until_recorded(cast, len(numbers))
         print(f"settled after {time.perf_counter() - started:.1f}s (not timed)", flush=True)
@@ -45,8 +49,10 @@ async def run(args, target: Target) -> int:
         results = answer["results"]
         ok = sum(1 for r in results if r["ok"])
         failed = [r for r in results if not r["ok"]]
-        print(f"bulk {args.action}: {len(results)} results ({ok} ok, {len(failed)} failed) in {elapsed:.1f}s "
-              f"({len(results) / elapsed:.1f} requests/s)")
+        print(
+            f"bulk {args.action}: {len(results)} results ({ok} ok, {len(failed)} failed) in {elapsed:.1f}s "
+            f"({len(results) / elapsed:.1f} requests/s)"
+        )
         for r in failed[:5]:
             print(f"  {r['number']}: {r.get('detail')}")
         verdict = "within" if elapsed <= BAR_SECONDS and ok == len(numbers) else "NOT within"

@@ -15,6 +15,7 @@ In the same run, on the same Temporal server, C at a time:
   the system's own workflows (counted from its history) is printed beside it: they should match.
 Ends with `ratio_bare=<system/bare>` and `ratio_shape=<system/shape-matched>` (lifecycles per second).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,7 @@ from bench import shape_workflow  # noqa: E402
 from bench.bare_workflow import STEPS, TASK_QUEUE, BareLifecycleWorkflow, noop  # noqa: E402
 from bench.support import Target, add_stack_arguments, cpu_seconds, percentile, print_cpu, stack  # noqa: E402
 from shared.contracts.names import request_workflow_id  # noqa: E402
-from tests.support.api import Api, lifecycle, make_cast  # noqa: E402
+from tests.support.api import Api, Cast, lifecycle, make_cast  # noqa: E402
 
 
 async def run_pool(count: int, concurrency: int, job) -> float:
@@ -55,7 +56,7 @@ async def system(args, target: Target, client: Client) -> tuple[float, shape_wor
     try:
         admin = await target.admin(api)
         # One cast per concurrent lane: lanes never share a customer, as real tenants would not.
-        lanes = asyncio.Queue()
+        lanes: asyncio.Queue[Cast] = asyncio.Queue()
         for _ in range(args.concurrency):
             lanes.put_nowait(await make_cast(api, admin))
         timings: list[float] = []
@@ -76,12 +77,15 @@ async def system(args, target: Target, client: Client) -> tuple[float, shape_wor
     finally:
         await api.close()
     rate = args.lifecycles / elapsed
-    print(f"system: {args.lifecycles} lifecycles in {elapsed:.2f}s, concurrency {args.concurrency} "
-          f"({target.description})")
+    print(
+        f"system: {args.lifecycles} lifecycles in {elapsed:.2f}s, concurrency {args.concurrency} ({target.description})"
+    )
     print(f"system: lifecycles_per_second={rate:.3f}")
-    print(f"system: action latency p50={percentile(timings, 0.50) * 1000:.1f}ms "
-          f"p99={percentile(timings, 0.99) * 1000:.1f}ms mean={statistics.mean(timings) * 1000:.1f}ms "
-          f"({len(timings)} actions)")
+    print(
+        f"system: action latency p50={percentile(timings, 0.50) * 1000:.1f}ms "
+        f"p99={percentile(timings, 0.99) * 1000:.1f}ms mean={statistics.mean(timings) * 1000:.1f}ms "
+        f"({len(timings)} actions)"
+    )
     print_cpu("system", cpu_before, cpu_after, len(timings))
     spent = sum(cpu_after[name] - cpu_before[name] for name in cpu_after if name in cpu_before)
     print(f"system: CPU per lifecycle, all processes: {spent / args.lifecycles * 1000:.0f}ms")
@@ -93,8 +97,9 @@ async def system(args, target: Target, client: Client) -> tuple[float, shape_wor
 
 async def bare(args, client: Client) -> float:
     async def job(i: int) -> None:
-        handle = await client.start_workflow(BareLifecycleWorkflow.run, id=f"bench-bare-{uuid.uuid4()}",
-                                             task_queue=TASK_QUEUE)
+        handle = await client.start_workflow(
+            BareLifecycleWorkflow.run, id=f"bench-bare-{uuid.uuid4()}", task_queue=TASK_QUEUE
+        )
         for step in STEPS:
             await handle.execute_update(BareLifecycleWorkflow.step, step)
         await handle.result()
@@ -142,8 +147,10 @@ async def main() -> None:
         bare_rate = await bare(args, client)
         shape_rate, shape_counts = await shape(args, client, target)
     if not shape_counts.same_shape(system_counts):
-        print("WARNING: the shape-matched workflow no longer matches the system's: update SHAPE in "
-              "bench/shape_workflow.py")
+        print(
+            "WARNING: the shape-matched workflow no longer matches the system's: update SHAPE in "
+            "bench/shape_workflow.py"
+        )
     print(f"ratio_bare={system_rate / bare_rate:.3f} ratio_shape={system_rate / shape_rate:.3f}")
 
 

@@ -4,14 +4,16 @@ activities, and nothing behind them.
 SHAPE is counted from workflows/service_request.py and its recorded histories (tests/histories/paid*.json), for
 the lifecycle the benchmark drives (tests/support/api.py `lifecycle`): the start and every transition record
 themselves (intake's read copy and timeline), after their own activity on routing's or invoicing's queue where they
-have one, and answer; the customer's email follows on notifications' queue, sent in order by one loop. Each activity runs on its own task queue
-(bench-shape-<service>) in a worker process of its own, as each service is one; the workflow runs in another, with
-eager activity execution off. The activities do nothing: what is left is what Temporal alone costs.
+have one, and answer; the customer's email follows on notifications' queue, sent in order by one loop. Each
+activity runs on its own task queue (bench-shape-<service>) in a worker process of its own, as each service is
+one; the workflow runs in another, with eager activity execution off. The activities do nothing: what is left
+is what Temporal alone costs.
 
     python -m bench.shape_workflow <workflow|intake|routing|invoicing|notifications> <temporal address>
 
 runs one of those worker processes until its stdin closes (so none outlives the benchmark that started it).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,11 +21,11 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
@@ -71,15 +73,17 @@ class ShapeLifecycleWorkflow:
         sending = asyncio.create_task(self._send_in_order())
         await self._activities("start")
         await workflow.wait_condition(
-            lambda: self.done >= len(SHAPE) and workflow.all_handlers_finished() and not self.emails)
+            lambda: self.done >= len(SHAPE) and workflow.all_handlers_finished() and not self.emails
+        )
         sending.cancel()
         return self.done
 
     async def _send_in_order(self) -> None:
         while True:
             await workflow.wait_condition(lambda: bool(self.emails))
-            await workflow.execute_activity(noop, self.emails[0], task_queue=f"{TASK_QUEUE}-{DELIVER}",
-                                            start_to_close_timeout=timedelta(seconds=30))
+            await workflow.execute_activity(
+                noop, self.emails[0], task_queue=f"{TASK_QUEUE}-{DELIVER}", start_to_close_timeout=timedelta(seconds=30)
+            )
             self.emails.pop(0)
 
     @workflow.update
@@ -99,8 +103,9 @@ class ShapeLifecycleWorkflow:
     async def _activities(self, name: str) -> None:
         async with self.lock:
             for queue in STEPS[name]:
-                await workflow.execute_activity(noop, name, task_queue=f"{TASK_QUEUE}-{queue}",
-                                                start_to_close_timeout=timedelta(seconds=30))
+                await workflow.execute_activity(
+                    noop, name, task_queue=f"{TASK_QUEUE}-{queue}", start_to_close_timeout=timedelta(seconds=30)
+                )
             self.emails.append(name)
             self.done += 1
 
@@ -126,10 +131,12 @@ class Counts:
 
     def __str__(self) -> str:
         queues = ", ".join(f"{queue} {n}" for queue, n in sorted(self.activities.items()))
-        return (f"{self.updates} updates, {self.signals} signal(s), {sum(self.activities.values())} activities "
-                f"({queues}), {self.workflow_tasks} workflow tasks")
+        return (
+            f"{self.updates} updates, {self.signals} signal(s), {sum(self.activities.values())} activities "
+            f"({queues}), {self.workflow_tasks} workflow tasks"
+        )
 
-    def same_shape(self, other: "Counts") -> bool:
+    def same_shape(self, other: Counts) -> bool:
         return (self.updates, self.signals, self.activities) == (other.updates, other.signals, other.activities)
 
 
@@ -155,14 +162,20 @@ def workers(temporal_address: str) -> Iterator[dict[str, int]]:
     """The workflow's worker and one activity worker per queue, each a process; yields their pids by name."""
     root = Path(__file__).resolve().parent.parent
     processes = {
-        role: subprocess.Popen([sys.executable, "-m", "bench.shape_workflow", role, temporal_address], cwd=root,
-                               stdin=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(root)})
-        for role in ("workflow", *QUEUES)}
+        role: subprocess.Popen(
+            [sys.executable, "-m", "bench.shape_workflow", role, temporal_address],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )
+        for role in ("workflow", *QUEUES)
+    }
     try:
         yield {f"shape {role}": process.pid for role, process in processes.items()}
     finally:
         for process in processes.values():
-            process.stdin.close()  # the worker's cue to stop
+            if process.stdin is not None:
+                process.stdin.close()  # the worker's cue to stop
         for process in processes.values():
             try:
                 process.wait(15)
@@ -177,8 +190,9 @@ async def serve(role: str, address: str) -> None:
 
     client = await Client.connect(address)
     if role == "workflow":
-        worker = Worker(client, task_queue=TASK_QUEUE, workflows=[ShapeLifecycleWorkflow],
-                        disable_eager_activity_execution=True)
+        worker = Worker(
+            client, task_queue=TASK_QUEUE, workflows=[ShapeLifecycleWorkflow], disable_eager_activity_execution=True
+        )
     else:
         worker = Worker(client, task_queue=f"{TASK_QUEUE}-{role}", activities=[noop])
     async with worker:

@@ -6,16 +6,17 @@ FIELDOPS_TEST_PORT_OFFSET; with --postgres the services run on PostgreSQL, one f
 tests' `pg_stack` makes them), or, given neither, drives the stack `make run` started (FIELDOPS_PORT_OFFSET, default
 0) and finds that stack's processes among the children of its launcher (listed under .fieldops/stacks/).
 """
+
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,12 +49,19 @@ class Target:
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     env_offset = os.environ.get("FIELDOPS_TEST_PORT_OFFSET")
-    parser.add_argument("--port-offset", type=int, default=int(env_offset) if env_offset else None,
-                        help="start a stack of its own at this port offset (default FIELDOPS_TEST_PORT_OFFSET; "
-                             "neither given: drive the running `make run`)")
-    parser.add_argument("--postgres", action="store_true",
-                        help="a stack of its own with the services on PostgreSQL (the local server at "
-                             f"127.0.0.1:5432, or Docker's; port offset {DEFAULT_OWN_OFFSET} unless given)")
+    parser.add_argument(
+        "--port-offset",
+        type=int,
+        default=int(env_offset) if env_offset else None,
+        help="start a stack of its own at this port offset (default FIELDOPS_TEST_PORT_OFFSET; "
+        "neither given: drive the running `make run`)",
+    )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="a stack of its own with the services on PostgreSQL (the local server at "
+        f"127.0.0.1:5432, or Docker's; port offset {DEFAULT_OWN_OFFSET} unless given)",
+    )
     parser.add_argument("--api", help="the running stack's API base URL (default: its gateway)")
 
 
@@ -72,8 +80,14 @@ def stack(args: argparse.Namespace, name: str) -> Iterator[Target]:
         running = resources.enter_context(running_stack(f"bench-{name}", offset, extra))
         pids = {component: process.popen.pid for component, process in running.stack.processes.items()}
         database = "PostgreSQL" if args.postgres else "SQLite"
-        yield Target(f"a stack of its own at port offset {offset}, services on {database}", running.api_url,
-                     running.settings, ADMIN_EMAIL, ADMIN_PASSWORD, pids)
+        yield Target(
+            f"a stack of its own at port offset {offset}, services on {database}",
+            running.api_url,
+            running.settings,
+            ADMIN_EMAIL,
+            ADMIN_PASSWORD,
+            pids,
+        )
 
 
 def running_target(api_url: str | None) -> Target:
@@ -85,8 +99,14 @@ def running_target(api_url: str | None) -> Target:
     create_admin({**os.environ, "FIELDOPS_DATA_DIR": data_dir}, email, password)
     pids = children_by_component(entry["pid"]) if entry else {}
     database = "PostgreSQL" if entry and entry["intake_database"].startswith("postgresql") else "SQLite"
-    return Target(f"the running stack at port offset {settings.port_offset}, services on {database}",
-                  api_url or settings.api_url, settings, email, password, pids)
+    return Target(
+        f"the running stack at port offset {settings.port_offset}, services on {database}",
+        api_url or settings.api_url,
+        settings,
+        email,
+        password,
+        pids,
+    )
 
 
 # --- processes, from /proc ---------------------------------------------------------------------------
@@ -147,8 +167,7 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def print_cpu(title: str, before: dict[str, float], after: dict[str, float], count: int,
-              unit: str = "action") -> None:
+def print_cpu(title: str, before: dict[str, float], after: dict[str, float], count: int, unit: str = "action") -> None:
     """CPU seconds each process spent between two readings, in all and per `unit` (of `count`), busiest first."""
     spent = {name: after[name] - before[name] for name in after if name in before}
     if not spent:
@@ -174,9 +193,17 @@ async def open_requests(cast: Cast, count: int, concurrency: int) -> list[str]:
 
     async def create(i: int) -> str:
         async with gate:
-            created = await cast.customer.post("/requests", {
-                "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "service_call",
-                "priority": "normal", "summary": f"Benchmark request {i}"}, expect=201)
+            created = await cast.customer.post(
+                "/requests",
+                {
+                    "customer_id": cast.customer_id,
+                    "asset_id": cast.asset_id,
+                    "kind": "service_call",
+                    "priority": "normal",
+                    "summary": f"Benchmark request {i}",
+                },
+                expect=201,
+            )
             return created["number"]
 
     return list(await asyncio.gather(*(create(i) for i in range(count))))

@@ -10,6 +10,7 @@ waiting for its next action), waits until every one has recorded its draft, and 
 in MiB, with how many requests were opened, how long that took, and how many ServiceRequestWorkflows Temporal
 counts as running. The issue's bar: at most 500 MB with 1,000 open requests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,12 +48,17 @@ async def run(args, target: Target) -> int:
         await api.close()
     after = rss_mib(pid)
     client = await connect(target.settings)
-    running = (await client.count_workflows(
-        "WorkflowType = 'ServiceRequestWorkflow' AND ExecutionStatus = 'Running'")).count
-    print(f"opened {len(numbers)} requests in {created:.1f}s ({len(numbers) / created:.1f}/s), all recorded "
-          f"after {settled:.1f}s; Temporal counts {running} ServiceRequestWorkflows running")
-    print(f"workflow worker RSS after: {after:.1f} MiB (+{after - before:.1f} MiB, "
-          f"{(after - before) * 1024 / len(numbers):.0f} KiB per open request)")
+    running = (
+        await client.count_workflows("WorkflowType = 'ServiceRequestWorkflow' AND ExecutionStatus = 'Running'")
+    ).count
+    print(
+        f"opened {len(numbers)} requests in {created:.1f}s ({len(numbers) / created:.1f}/s), all recorded "
+        f"after {settled:.1f}s; Temporal counts {running} ServiceRequestWorkflows running"
+    )
+    print(
+        f"workflow worker RSS after: {after:.1f} MiB (+{after - before:.1f} MiB, "
+        f"{(after - before) * 1024 / len(numbers):.0f} KiB per open request)"
+    )
     verdict = "within" if after * MIB <= BAR_MB * 1000 * 1000 else "NOT within"
     print(f"worker_rss_mib={after:.1f} ({verdict} {BAR_MB} MB with {len(numbers)} open requests)")
     return 0 if verdict == "within" else 1

@@ -1,9 +1,10 @@
 """`fieldops`: run the local stack, make the first admin, apply migrations.
 
-    fieldops run                                   start everything in the foreground (what `make run` does)
-    fieldops create-admin --email E --password P   make (or refresh) an admin in the running stack; safe to repeat
-    fieldops migrate                               apply every service's migrations
+fieldops run                                   start everything in the foreground (what `make run` does)
+fieldops create-admin --email E --password P   make (or refresh) an admin in the running stack; safe to repeat
+fieldops migrate                               apply every service's migrations
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,10 @@ def run() -> int:
             print(f"  {label:<24} {url}")
         offset = stack.settings.port_offset
         env = f"FIELDOPS_PORT_OFFSET={offset} " if offset else ""
-        print(f"\nMake an admin:  {env}.venv/bin/fieldops create-admin --email admin@example.com "
-              "--password 'a-long-secret'")
+        print(
+            f"\nMake an admin:  {env}.venv/bin/fieldops create-admin --email admin@example.com "
+            "--password 'a-long-secret'"
+        )
         print(f"Temporal CLI:   .venv/bin/temporal workflow list --address {stack.settings.temporal_target}")
         print("Stop with Ctrl-C.", flush=True)
         # A component that dies is started again (with backoff) rather than leaving the stack half up.
@@ -80,22 +83,27 @@ def admin_database() -> tuple[str, str]:
     if stack is None and given is None and len(stacks) == 1:
         stack = next(iter(stacks.values()))
     if stack is not None:
-        return stack["intake_database"], (f"the running stack at {stack['api_url']} "
-                                          f"(FIELDOPS_PORT_OFFSET={stack['port_offset']}, data in {stack['data_dir']})")
+        return stack["intake_database"], (
+            f"the running stack at {stack['api_url']} "
+            f"(FIELDOPS_PORT_OFFSET={stack['port_offset']}, data in {stack['data_dir']})"
+        )
     if stacks:
-        raise SystemExit(f"fieldops: no stack runs at FIELDOPS_PORT_OFFSET={offset}; stacks run at offsets "
-                         f"{', '.join(map(str, sorted(stacks)))}: set FIELDOPS_PORT_OFFSET to one of them")
+        raise SystemExit(
+            f"fieldops: no stack runs at FIELDOPS_PORT_OFFSET={offset}; stacks run at offsets "
+            f"{', '.join(map(str, sorted(stacks)))}: set FIELDOPS_PORT_OFFSET to one of them"
+        )
     settings = get_settings()
-    return settings.database_url("intake"), (f"no stack is running; the data folder {settings.data_dir.resolve()} "
-                                             "is the one `fieldops run` starts from here")
+    return settings.database_url("intake"), (
+        f"no stack is running; the data folder {settings.data_dir.resolve()} is the one `fieldops run` starts from here"
+    )
 
 
 async def create_admin(url: str, email: str, password: str, full_name: str) -> str:
     from sqlalchemy import select
 
-    from services.intake.service import create_user
     from services.intake.models import User
     from services.intake.schemas import UserIn
+    from services.intake.service import create_user
     from shared.auth import hash_password
     from shared.contracts.enums import Role
     from shared.db import Database
@@ -120,8 +128,9 @@ async def create_admin(url: str, email: str, password: str, full_name: str) -> s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fieldops", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="fieldops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole local stack in the foreground")
     admin = commands.add_parser("create-admin", help="make the first admin (idempotent)")

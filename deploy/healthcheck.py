@@ -7,6 +7,7 @@
 
 Exit 0 when healthy, 1 (with one line on stderr) when not.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,13 @@ async def check_worker() -> None:
     settings = get_settings()
     client = await asyncio.wait_for(connect(settings), timeout=10)
     answer = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(namespace=settings.temporal_namespace, task_queue=TaskQueue(name=WORKFLOW_TASK_QUEUE),
-                                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW), timeout=timedelta(seconds=10))
+        DescribeTaskQueueRequest(
+            namespace=settings.temporal_namespace,
+            task_queue=TaskQueue(name=WORKFLOW_TASK_QUEUE),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        ),
+        timeout=timedelta(seconds=10),
+    )
     host = socket.gethostname()
     now = time.time()
     for poller in answer.pollers:
@@ -72,8 +78,9 @@ def check_migrated(service: str) -> None:
     finally:
         engine.dispose()
     if current != heads:
-        raise RuntimeError(f"{service}: the database is at {sorted(current) or 'no migration'}, "
-                           f"the code at {sorted(heads)}")
+        raise RuntimeError(
+            f"{service}: the database is at {sorted(current) or 'no migration'}, the code at {sorted(heads)}"
+        )
 
 
 def _connect_timeout(url: str) -> dict:

@@ -4,6 +4,7 @@ by its owner alone) and reused by every later start, so tokens and stored attach
 A secret given in the environment wins over the file. Test stacks (FIELDOPS_ENV=test) keep the fixed development
 secrets instead, so a test can sign a token of its own.
 """
+
 from __future__ import annotations
 
 import os

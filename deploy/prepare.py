@@ -1,5 +1,6 @@
 """What a fresh deployment needs before the services start: migrations, the attachments bucket, and the
 search attributes operators filter on. `fieldops prepare` (docker-compose runs it once)."""
+
 from __future__ import annotations
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -28,8 +29,10 @@ def ensure_bucket(settings: Settings) -> None:
 async def register_search_attributes(settings: Settings) -> None:
     client = await connect(settings)
     existing = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=settings.temporal_namespace))
+        ListSearchAttributesRequest(namespace=settings.temporal_namespace)
+    )
     missing = {name: KINDS[kind] for name, kind in SEARCH_ATTRIBUTES.items() if name not in existing.custom_attributes}
     if missing:
         await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=settings.temporal_namespace, search_attributes=missing))
+            AddSearchAttributesRequest(namespace=settings.temporal_namespace, search_attributes=missing)
+        )

@@ -1,5 +1,6 @@
 """The local stack's mail server: an SMTP server on loopback that keeps every message it receives as one
 `.eml` file under `<data folder>/mail/`. `python -m deploy.smtp_sink --port 8025 --dir .fieldops/mail`"""
+
 from __future__ import annotations
 
 import argparse

@@ -7,6 +7,7 @@ Nothing outlives the launcher: every component runs in one process group with a 
 group as soon as the launcher's end of a pipe closes, however the launcher ended (SIGKILL included). A running
 stack is listed under `.fieldops/stacks/` (by port offset), which is how `fieldops create-admin` finds it.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -73,6 +75,13 @@ class Process:
     # there (uvicorn --fd). Between one process and the next, connections wait in its queue instead of being
     # refused, so a restart loses no request.
     listen: tuple[str, int] | None = None
+    stop_after: float = STOP_TIMEOUT  # seconds between SIGTERM and SIGKILL
+
+    def started(self) -> subprocess.Popen:
+        """The component's process, running or exited: only one that was spawned has one."""
+        if self.popen is None:
+            raise RuntimeError(f"{self.name} was never started")
+        return self.popen
 
 
 @dataclass
@@ -87,8 +96,10 @@ class Stack:
         data = Path(self.environ.get("FIELDOPS_DATA_DIR") or Settings.model_fields["data_dir"].default).resolve()
         given |= local_secrets(data, {**self.environ, **given})
         self.environ |= given
-        self.settings = Settings(**{k[len("FIELDOPS_"):].lower(): v for k, v in given.items()
-                                   if k.startswith("FIELDOPS_")})
+        fields: dict[str, Any] = {
+            k[len("FIELDOPS_") :].lower(): v for k, v in given.items() if k.startswith("FIELDOPS_")
+        }
+        self.settings = Settings(**fields)
         self.data = self.settings.data_dir.resolve()
         self.environ["FIELDOPS_DATA_DIR"] = str(self.data)
         self.processes: dict[str, Process] = {}
@@ -99,9 +110,16 @@ class Stack:
     def ports(self) -> dict[int, str]:
         """Every port the stack listens on, with the component that does."""
         s, p = self.settings, self.settings.port
-        ports = {p(7233): "Temporal", s.temporal_ui_port: "Temporal UI", p(7243): "Temporal HTTP",
-                 p(7253): "Temporal metrics", s.smtp_port_effective: "SMTP sink", s.gateway_port: "gateway",
-                 p(8082): "gateway ping", p(9091): "workflow worker metrics"}
+        ports = {
+            p(7233): "Temporal",
+            s.temporal_ui_port: "Temporal UI",
+            p(7243): "Temporal HTTP",
+            p(7253): "Temporal metrics",
+            s.smtp_port_effective: "SMTP sink",
+            s.gateway_port: "gateway",
+            p(8082): "gateway ping",
+            p(9091): "workflow worker metrics",
+        }
         for base in (9333, 9334, 8380, 8381, 8888, 8889, 8333, 8334):
             ports[p(base)] = "SeaweedFS"
         for name in (*SERVICES, "web"):
@@ -115,19 +133,44 @@ class Stack:
             if port_is_free(s.host, port):
                 continue
             holder = running_stacks().get(s.port_offset)
-            who = (f"by another fieldops stack (pid {holder['pid']}, data in {holder['data_dir']})" if holder
-                   else "by another program")
-            raise PortInUse(f"fieldops: port {port} ({component}) on {s.host} is already in use {who}; stop it, "
-                            f"or move every port with FIELDOPS_PORT_OFFSET (now {s.port_offset}), "
-                            f"e.g. FIELDOPS_PORT_OFFSET={s.port_offset + 3000}")
+            who = (
+                f"by another fieldops stack (pid {holder['pid']}, data in {holder['data_dir']})"
+                if holder
+                else "by another program"
+            )
+            raise PortInUse(
+                f"fieldops: port {port} ({component}) on {s.host} is already in use {who}; stop it, "
+                f"or move every port with FIELDOPS_PORT_OFFSET (now {s.port_offset}), "
+                f"e.g. FIELDOPS_PORT_OFFSET={s.port_offset + 3000}"
+            )
 
     # --- the components -------------------------------------------------------------------------
     def _temporal(self) -> Process:
         s = self.settings
-        argv = [str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(self.data / "temporal.db"),
-                "--ip", s.host, "--port", str(s.port(7233)), "--ui-port", str(s.temporal_ui_port),
-                "--http-port", str(s.port(7243)), "--metrics-port", str(s.port(7253)), "--log-level", "warn",
-                "--ui-disable-news-fetch", "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+        argv = [
+            str(BIN / "temporal"),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.data / "temporal.db"),
+            "--ip",
+            s.host,
+            "--port",
+            str(s.port(7233)),
+            "--ui-port",
+            str(s.temporal_ui_port),
+            "--http-port",
+            str(s.port(7243)),
+            "--metrics-port",
+            str(s.port(7253)),
+            "--log-level",
+            "warn",
+            "--ui-disable-news-fetch",
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ]
         for name, kind in SEARCH_ATTRIBUTES.items():
             argv += ["--search-attribute", f"{name}={kind}"]
         for key, value in TEMPORAL_DYNAMIC_CONFIG.items():
@@ -137,32 +180,100 @@ class Stack:
     def _seaweedfs(self) -> Process:
         s = self.settings
         config = self.data / "s3.json"
-        config.write_text(json.dumps({"identities": [{
-            "name": "fieldops", "credentials": [{"accessKey": s.s3_access_key, "secretKey": s.s3_secret_key}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        config.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "fieldops",
+                            "credentials": [{"accessKey": s.s3_access_key, "secretKey": s.s3_secret_key}],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
         (self.data / "s3").mkdir(parents=True, exist_ok=True)
         p = s.port
-        argv = [str(BIN / "weed"), "server", "-dir", str(self.data / "s3"), "-ip", s.host, "-ip.bind", s.host,
-                "-master.port", str(p(9333)), "-master.port.grpc", str(p(9334)),
-                "-volume.port", str(p(8380)), "-volume.port.grpc", str(p(8381)),
-                "-filer.port", str(p(8888)), "-filer.port.grpc", str(p(8889)),
-                "-s3", "-s3.port", str(p(8333)), "-s3.port.grpc", str(p(8334)), "-s3.config", str(config),
-                "-s3.port.iceberg", "0", "-s3.port.lance", "0", "-master.volumeSizeLimitMB", "1024",
-                "-volume.max", "0", "-volume.preStopSeconds", "0"]
-        return Process("seaweedfs", argv, (s.host, p(8333)))
+        argv = [
+            str(BIN / "weed"),
+            "server",
+            "-dir",
+            str(self.data / "s3"),
+            "-ip",
+            s.host,
+            "-ip.bind",
+            s.host,
+            "-master.port",
+            str(p(9333)),
+            "-master.port.grpc",
+            str(p(9334)),
+            "-volume.port",
+            str(p(8380)),
+            "-volume.port.grpc",
+            str(p(8381)),
+            "-filer.port",
+            str(p(8888)),
+            "-filer.port.grpc",
+            str(p(8889)),
+            "-s3",
+            "-s3.port",
+            str(p(8333)),
+            "-s3.port.grpc",
+            str(p(8334)),
+            "-s3.config",
+            str(config),
+            "-s3.port.iceberg",
+            "0",
+            "-s3.port.lance",
+            "0",
+            "-master.volumeSizeLimitMB",
+            "1024",
+            "-volume.max",
+            "0",
+            "-volume.preStopSeconds",
+            "0",
+        ]
+        # Its filer waits 15 s on SIGTERM for its own metadata subscriptions to end, which they never do; its
+        # writes are already on disk (the filer's store keeps a log), so it gets 3 s.
+        return Process("seaweedfs", argv, (s.host, p(8333)), stop_after=3)
 
     def _smtp(self) -> Process:
         s = self.settings
-        return Process("smtp", [sys.executable, "-m", "deploy.smtp_sink", "--host", s.host, "--port",
-                                str(s.smtp_port_effective), "--dir", str(self.data / "mail")],
-                       (s.smtp_host, s.smtp_port_effective))
+        return Process(
+            "smtp",
+            [
+                sys.executable,
+                "-m",
+                "deploy.smtp_sink",
+                "--host",
+                s.host,
+                "--port",
+                str(s.smtp_port_effective),
+                "--dir",
+                str(self.data / "mail"),
+            ],
+            (s.smtp_host, s.smtp_port_effective),
+        )
 
     def _service(self, name: str) -> Process:
         # Access logs on: JSON lines with the request id (shared/observability.py).
         s = self.settings
-        return Process(name, [sys.executable, "-m", "uvicorn", f"services.{name}.app:app", "--log-level", "info",
-                              "--timeout-graceful-shutdown", str(REQUEST_GRACE)],
-                       f"{s.service_url(name)}/healthz", listen=(s.host, s.service_port(name)))
+        return Process(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"services.{name}.app:app",
+                "--log-level",
+                "info",
+                "--timeout-graceful-shutdown",
+                str(REQUEST_GRACE),
+            ],
+            f"{s.service_url(name)}/healthz",
+            listen=(s.host, s.service_port(name)),
+        )
 
     def _web(self) -> Process:
         return self._service("web")
@@ -175,16 +286,24 @@ class Stack:
         dynamic = self.data / "traefik-routes.yml"
         dynamic.write_text(gateway_routes(s))
         static = self.data / "traefik.yml"
-        static.write_text(json.dumps({
-            "entryPoints": {"web": {"address": f"{s.host}:{s.gateway_port}"},
-                            "ping": {"address": f"{s.host}:{s.port(8082)}"}},
-            "ping": {"entryPoint": "ping"},
-            "providers": {"file": {"filename": str(dynamic), "watch": False}},
-            "log": {"level": "WARN"},
-            "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
-            **gateway_tracing(self.environ),
-        }))
-        return Process("gateway", [str(BIN / "traefik"), f"--configFile={static}"], f"http://{s.host}:{s.port(8082)}/ping")
+        static.write_text(
+            json.dumps(
+                {
+                    "entryPoints": {
+                        "web": {"address": f"{s.host}:{s.gateway_port}"},
+                        "ping": {"address": f"{s.host}:{s.port(8082)}"},
+                    },
+                    "ping": {"entryPoint": "ping"},
+                    "providers": {"file": {"filename": str(dynamic), "watch": False}},
+                    "log": {"level": "WARN"},
+                    "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+                    **gateway_tracing(self.environ),
+                }
+            )
+        )
+        return Process(
+            "gateway", [str(BIN / "traefik"), f"--configFile={static}"], f"http://{s.host}:{s.port(8082)}/ping"
+        )
 
     # --- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -194,8 +313,13 @@ class Stack:
         self.processes = {}  # a start after stop() begins from nothing
         self.stopping = False
         # The group's leader: every component joins its process group (see WATCHDOG).
-        self.watchdog = subprocess.Popen([sys.executable, "-c", WATCHDOG], stdin=subprocess.PIPE,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
+        self.watchdog = subprocess.Popen(
+            [sys.executable, "-c", WATCHDOG],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            process_group=0,
+        )
         self._register()
         infrastructure = [self._temporal(), self._seaweedfs(), self._smtp()]
         for process in infrastructure:
@@ -204,8 +328,12 @@ class Stack:
             self._wait(process)
         for service in SERVICES:
             migrations_env = {**os.environ, **self.environ}
-            subprocess.run([sys.executable, "-c", f"from shared.migrations import upgrade; upgrade({service!r})"],
-                           check=True, cwd=ROOT, env=migrations_env)
+            subprocess.run(
+                [sys.executable, "-c", f"from shared.migrations import upgrade; upgrade({service!r})"],
+                check=True,
+                cwd=ROOT,
+                env=migrations_env,
+            )
         self._ensure_bucket()
         for service in SERVICES:
             self._spawn(self._service(service))
@@ -220,13 +348,23 @@ class Stack:
         with open(process.log, "ab") as out:  # the child keeps its own copy of the descriptor
             # Its own process group (the watchdog's), apart from the launcher's: a Ctrl-C in the terminal
             # reaches the launcher alone, which stops the components in order.
-            argv, fds = process.argv, ()
+            argv = process.argv
+            fds: tuple[int, ...] = ()
+            if self.watchdog is None:
+                raise RuntimeError("the watchdog starts before any component")
             if process.listen:
                 fds = (self._listening(process).fileno(),)
                 argv = [*argv, "--fd", str(fds[0])]
-            process.popen = subprocess.Popen(argv, cwd=ROOT, env=self.environ, stdout=out, pass_fds=fds,
-                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                             process_group=self.watchdog.pid)
+            process.popen = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=self.environ,
+                stdout=out,
+                pass_fds=fds,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                process_group=self.watchdog.pid,
+            )
         process.started_at, process.restart_at = time.monotonic(), None
         self.processes[process.name] = process
 
@@ -234,6 +372,8 @@ class Stack:
         if process.name not in self.sockets:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if process.listen is None:
+                raise RuntimeError(f"{process.name} listens on no address")
             sock.bind(process.listen)
             sock.listen(2048)
             self.sockets[process.name] = sock
@@ -242,9 +382,11 @@ class Stack:
     def _wait(self, process: Process, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if process.popen.poll() is not None:
-                raise RuntimeError(f"{process.name} exited with {process.popen.returncode}; see {process.log}:\n"
-                                   + process.log.read_text()[-3000:])
+            if process.started().poll() is not None:
+                log = process.log.read_text()[-3000:] if process.log is not None else ""
+                raise RuntimeError(
+                    f"{process.name} exited with {process.started().returncode}; see {process.log}:\n" + log
+                )
             if not process.ready or self._answers(process.ready):
                 return
             time.sleep(0.2)
@@ -289,12 +431,12 @@ class Stack:
         self._wait(self.processes[name])
 
     @staticmethod
-    def _stop(process: Process, hard: bool = False, timeout: float = STOP_TIMEOUT) -> None:
+    def _stop(process: Process, hard: bool = False) -> None:
         if process.popen is None or process.popen.poll() is not None:
             return
         process.popen.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
         try:
-            process.popen.wait(timeout)
+            process.popen.wait(process.stop_after)
         except subprocess.TimeoutExpired:
             process.popen.kill()
             process.popen.wait()
@@ -307,7 +449,7 @@ class Stack:
         for process in list(self.processes.values()):
             if self.stopping:
                 break
-            code, now = process.popen.poll(), time.monotonic()
+            code, now = process.started().poll(), time.monotonic()
             if code is None:
                 continue
             if process.restart_at is None:
@@ -315,11 +457,12 @@ class Stack:
                 process.quick_deaths = process.quick_deaths + 1 if quick else 1
                 delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (process.quick_deaths - 1))
                 process.restart_at = now + delay
-                said.append(f"fieldops: {process.name} exited ({code}); restarting it in {delay:g}s "
-                            f"(see {process.log})")
+                said.append(
+                    f"fieldops: {process.name} exited ({code}); restarting it in {delay:g}s (see {process.log})"
+                )
             elif now >= process.restart_at:
                 self._spawn(process)
-                said.append(f"fieldops: {process.name} restarted (pid {process.popen.pid})")
+                said.append(f"fieldops: {process.name} restarted (pid {process.started().pid})")
         return said
 
     def stop(self) -> None:
@@ -327,7 +470,8 @@ class Stack:
         for process in reversed(list(self.processes.values())):
             self._stop(process)
         if self.watchdog is not None:
-            self.watchdog.stdin.close()  # anything left in the group goes with the watchdog
+            if self.watchdog.stdin is not None:
+                self.watchdog.stdin.close()  # anything left in the group goes with the watchdog
             self.watchdog.wait()
             self.watchdog = None
             self._unregister()
@@ -341,9 +485,15 @@ class Stack:
 
     def _register(self) -> None:
         REGISTRY.mkdir(parents=True, exist_ok=True)
-        entry = {"pid": os.getpid(), "port_offset": self.settings.port_offset, "data_dir": str(self.data),
-                 "intake_database": self.settings.database_url("intake"), "api_url": self.settings.api_url,
-                 "host": self.settings.host, "gateway_port": self.settings.gateway_port}
+        entry = {
+            "pid": os.getpid(),
+            "port_offset": self.settings.port_offset,
+            "data_dir": str(self.data),
+            "intake_database": self.settings.database_url("intake"),
+            "api_url": self.settings.api_url,
+            "host": self.settings.host,
+            "gateway_port": self.settings.gateway_port,
+        }
         # Only its owner reads it: a PostgreSQL URL may carry a password.
         fd = os.open(self._entry(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
@@ -376,8 +526,12 @@ def gateway_tracing(environ: dict[str, str]) -> dict:
     endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     if not endpoint:
         return {}
-    return {"tracing": {"serviceName": "fieldops-gateway",
-                        "otlp": {"http": {"endpoint": f"{endpoint.rstrip('/')}/v1/traces"}}}}
+    return {
+        "tracing": {
+            "serviceName": "fieldops-gateway",
+            "otlp": {"http": {"endpoint": f"{endpoint.rstrip('/')}/v1/traces"}},
+        }
+    }
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -408,15 +562,31 @@ def running_stacks() -> dict[int, dict]:
 
 # Which service answers which path: the public API under /api/v1, by prefix.
 ROUTES = {
-    "intake": ["/api/v1/auth", "/api/v1/me", "/api/v1/users", "/api/v1/account-requests", "/api/v1/customers",
-               "/api/v1/assets", "/api/v1/requests", "/api/v1/changes", "/api/v1/openapi.json", "/api/v1/intake",
-               "/api/v1/docs"],  # the whole gateway's docs page and the docs pages' local assets
-    "routing": ["/api/v1/providers", "/api/v1/teams", "/api/v1/work-events", "/api/v1/work-orders",
-                "/api/v1/routing"],
-    "invoicing": ["/api/v1/provider-invoices", "/api/v1/payment-runs", "/api/v1/payments", "/api/v1/invoices",
-                  "/api/v1/invoicing"],
+    "intake": [
+        "/api/v1/auth",
+        "/api/v1/me",
+        "/api/v1/users",
+        "/api/v1/account-requests",
+        "/api/v1/customers",
+        "/api/v1/assets",
+        "/api/v1/requests",
+        "/api/v1/changes",
+        "/api/v1/openapi.json",
+        "/api/v1/intake",
+        "/api/v1/docs",
+    ],  # the whole gateway's docs page and the docs pages' local assets
+    "routing": ["/api/v1/providers", "/api/v1/teams", "/api/v1/work-events", "/api/v1/work-orders", "/api/v1/routing"],
+    "invoicing": [
+        "/api/v1/provider-invoices",
+        "/api/v1/payment-runs",
+        "/api/v1/payments",
+        "/api/v1/invoices",
+        "/api/v1/invoicing",
+    ],
     "notifications": ["/api/v1/notifications", "/api/v1/notifications-service"],
 }
+
+
 def gateway_routes(s: Settings) -> str:
     """Traefik's file-provider routes (JSON is valid YAML). The gateway only routes: every service checks each
     call's token itself (shared/auth.py), and `/internal` is never routed."""
@@ -427,12 +597,19 @@ def gateway_routes(s: Settings) -> str:
         rule = " || ".join(f"PathPrefix(`{p}`)" for p in prefixes)
         routers[name] = {"rule": rule, "service": name, "entryPoints": ["web"]}
     # The work-event list is served by intake beside the read copy it filters; actions go to routing.
-    routers["work-events-list"] = {"rule": "Method(`GET`) && Path(`/api/v1/work-events`)", "service": "intake",
-                                   "entryPoints": ["web"], "priority": 900}
+    routers["work-events-list"] = {
+        "rule": "Method(`GET`) && Path(`/api/v1/work-events`)",
+        "service": "intake",
+        "entryPoints": ["web"],
+        "priority": 900,
+    }
     for service_name in ("routing", "invoicing", "notifications"):
         routers[f"{service_name}-docs"] = {
             "rule": f"Path(`/api/v1/{service_name}/docs`) || Path(`/api/v1/{service_name}/openapi.json`)",
-            "service": service_name, "entryPoints": ["web"], "priority": 1100}
+            "service": service_name,
+            "entryPoints": ["web"],
+            "priority": 1100,
+        }
     # The portal answers everything else (its own sign-in decides who may see a page).
     services["web"] = {"loadBalancer": {"servers": [{"url": s.service_url("web")}]}}
     routers["web"] = {"rule": "PathPrefix(`/`)", "service": "web", "entryPoints": ["web"], "priority": 1}

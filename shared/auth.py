@@ -5,10 +5,11 @@ whether its user is still active, of the same role and token version. Intake ans
 table; the other services ask intake (`/internal/auth/check`, with the service credential), never from a cache,
 so a deactivation bites at once everywhere.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import jwt
@@ -52,8 +53,13 @@ class Principal(BaseModel):
     token_version: int = 0
 
     def actor(self) -> Actor:
-        return Actor(user_id=self.user_id, role=self.role, name=self.name or self.email,
-                     customer_id=self.customer_id, provider_id=self.provider_id)
+        return Actor(
+            user_id=self.user_id,
+            role=self.role,
+            name=self.name or self.email,
+            customer_id=self.customer_id,
+            provider_id=self.provider_id,
+        )
 
     def has(self, *roles: Role) -> bool:
         return self.role in roles
@@ -62,9 +68,14 @@ class Principal(BaseModel):
 def issue_token(p: Principal) -> tuple[str, int]:
     settings = get_settings()
     ttl = int(settings.token_ttl.total_seconds())
-    now = int(datetime.now(timezone.utc).timestamp())
-    claims = {"sub": str(p.user_id), "iat": now, "exp": now + ttl, **_addressed(settings),
-              **p.model_dump(exclude={"user_id"}, mode="json")}
+    now = int(datetime.now(UTC).timestamp())
+    claims = {
+        "sub": str(p.user_id),
+        "iat": now,
+        "exp": now + ttl,
+        **_addressed(settings),
+        **p.model_dump(exclude={"user_id"}, mode="json"),
+    }
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), ttl
 
 
@@ -76,19 +87,32 @@ def issue_refresh_token(p: Principal, session_started: int | None = None) -> tup
     """A refresh token for the portal's session: it carries only who and which token version, and it expires a
     working day (`session_ttl`) after sign-in however often it is used, so a session never outlives the day."""
     settings = get_settings()
-    now = int(datetime.now(timezone.utc).timestamp())
+    now = int(datetime.now(UTC).timestamp())
     started = session_started or now
     expires = started + int(settings.session_ttl.total_seconds())
-    claims = {"sub": str(p.user_id), "typ": REFRESH, "iat": now, "sid": started, "exp": expires,
-              "token_version": p.token_version, **_addressed(settings)}
+    claims = {
+        "sub": str(p.user_id),
+        "typ": REFRESH,
+        "iat": now,
+        "sid": started,
+        "exp": expires,
+        "token_version": p.token_version,
+        **_addressed(settings),
+    }
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), expires - now
 
 
 def _claims(token: str) -> dict:
     try:
         settings = get_settings()
-        claims = jwt.decode(token, settings.secret_key, algorithms=[ALGORITHM], issuer=settings.token_issuer,
-                            audience=settings.token_audience, options={"require": ["exp", "sub", "iss", "aud"]})
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            options={"require": ["exp", "sub", "iss", "aud"]},
+        )
         if not 0 < int(claims["sub"]) < 2**31:  # a user id, as the users table holds it
             raise ValueError("sub out of range")
     except (jwt.PyJWTError, ValueError, TypeError) as exc:

@@ -1,10 +1,11 @@
 """HTTP helpers every service uses: workflow updates as HTTP answers, cursors, money, the app factory."""
+
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -40,7 +41,7 @@ def _a_moment(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("needs a time zone (ISO 8601, e.g. 2026-05-01T09:00:00Z)")
     try:
-        value.astimezone(timezone.utc)  # what storing it does
+        value.astimezone(UTC)  # what storing it does
     except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC
         raise ValueError("is out of range") from None
     return value  # as sent: its zone shows in the timeline
@@ -100,8 +101,7 @@ ERRORS = {
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` of an operation for the error statuses it may answer besides those every operation has
     (401, 422 and 413 are added from its token, parameters and body: shared.openapi)."""
-    return {code: {"model": InvalidInput if code == 422 else Problem, "description": ERRORS[code]}
-            for code in codes}
+    return {code: {"model": InvalidInput if code == 422 else Problem, "description": ERRORS[code]} for code in codes}
 
 
 class RequestStateOut(BaseModel):
@@ -123,11 +123,12 @@ class RequestStateOut(BaseModel):
 
 
 # What every lifecycle action's route answers: the request's state after it, or why it was refused.
-TRANSITION = {"response_model": RequestStateOut, "responses": errors(403, 404, 409)}
+TRANSITION: dict[str, Any] = {"response_model": RequestStateOut, "responses": errors(403, 404, 409)}
 
 
-async def update_request(client: Client, number: str, update: str, command: Any,
-                         idempotency_key: str | None = None) -> RequestState:
+async def update_request(
+    client: Client, number: str, update: str, command: Any, idempotency_key: str | None = None
+) -> RequestState:
     """Run one lifecycle transition as a Temporal Update and answer as the API contract says.
 
     The Idempotency-Key becomes the update id: Temporal answers a repeated id with the first result, even once
@@ -155,8 +156,10 @@ async def update_request(client: Client, number: str, update: str, command: Any,
             state = await handle.query(STATE_QUERY, result_type=RequestState)
         except RPCError:
             raise HTTPException(404, f"request {number} not found") from exc
-        raise HTTPException(409, f"cannot {update.replace('_', ' ')} {number}: its status is "
-                                 f"{state.status.value} (the request is closed)") from exc
+        raise HTTPException(
+            409,
+            f"cannot {update.replace('_', ' ')} {number}: its status is {state.status.value} (the request is closed)",
+        ) from exc
 
 
 def encode_cursor(values: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ with another body is a 422. Each service keeps its own table (`idempotency_keys`
 Two identical requests at the same instant both find no key and both create: the second's insert of the key
 then violates the key's primary key (it waits for the first's commit to learn that), its transaction is rolled
 back, and it answers with the first's response (`IdempotentReplay`, answered by the app factory)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,8 @@ class IdempotentReplay(Exception):
 
 def idempotency_table(metadata: MetaData) -> Table:
     return Table(
-        "idempotency_keys", metadata,
+        "idempotency_keys",
+        metadata,
         Column("scope", String(200), primary_key=True),  # user id, method and path
         Column("key", String(200), primary_key=True),
         Column("body_hash", String(64), nullable=False),
@@ -58,16 +60,20 @@ class Idempotency:
         if not key:
             return None
         t = self.table
-        row = (await db.execute(select(t).where(t.c.scope == scope, t.c.key == key,
-                                                t.c.created_at > utcnow() - KEEP_KEYS_FOR))).first()
+        row = (
+            await db.execute(
+                select(t).where(t.c.scope == scope, t.c.key == key, t.c.created_at > utcnow() - KEEP_KEYS_FOR)
+            )
+        ).first()
         if row is None:
             return None
         if row.body_hash != body_hash(body):
             raise HTTPException(422, "Idempotency-Key was already used with a different body")
         return JSONResponse(json.loads(row.response), status_code=row.status_code)
 
-    async def remember(self, db: AsyncSession, key: str | None, scope: str, body: Any, status_code: int,
-                       response: Any) -> None:
+    async def remember(
+        self, db: AsyncSession, key: str | None, scope: str, body: Any, status_code: int, response: Any
+    ) -> None:
         """Stage the answer in the caller's transaction, so it is kept exactly when the creation is. When the
         same key was stored meanwhile, the caller's work is rolled back and the first answer given instead."""
         if not key:
@@ -75,10 +81,15 @@ class Idempotency:
         t = self.table
         try:
             # An expired use of the key makes way for this one.
-            await db.execute(delete(t).where(t.c.scope == scope, t.c.key == key,
-                                             t.c.created_at <= utcnow() - KEEP_KEYS_FOR))
-            await db.execute(t.insert().values(scope=scope, key=key, body_hash=body_hash(body),
-                                               status_code=status_code, response=json.dumps(jsonable_encoder(response))))
+            await db.execute(
+                delete(t).where(t.c.scope == scope, t.c.key == key, t.c.created_at <= utcnow() - KEEP_KEYS_FOR)
+            )
+            stored = json.dumps(jsonable_encoder(response))
+            await db.execute(
+                t.insert().values(
+                    scope=scope, key=key, body_hash=body_hash(body), status_code=status_code, response=stored
+                )
+            )
         except IntegrityError as exc:
             await self.lost_race(db, key, scope, body, exc)
 

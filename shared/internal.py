@@ -1,5 +1,6 @@
 """Calls from one service to another's `/internal` routes (never exposed by the gateway), and the service
 credential those routes demand: a shared secret (FIELDOPS_INTERNAL_TOKEN) in one header."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,13 +25,21 @@ def client() -> httpx.AsyncClient:
     global _pool
     loop = asyncio.get_running_loop()
     if _pool is None or _pool[0] is not loop:
-        _pool = (loop, httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=100,
-                                                                         max_keepalive_connections=20)))
+        _pool = (
+            loop,
+            httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)),
+        )
     return _pool[1]
 
 
+def internal_token(settings: Settings) -> str:
+    if settings.internal_token is None:
+        raise RuntimeError("FIELDOPS_INTERNAL_TOKEN is not set: the services cannot call one another")
+    return settings.internal_token
+
+
 def credential(settings: Settings) -> dict[str, str]:
-    return {CREDENTIAL_HEADER: settings.internal_token}
+    return {CREDENTIAL_HEADER: internal_token(settings)}
 
 
 def on_behalf_of(settings: Settings, address: str) -> dict[str, str]:
@@ -51,8 +60,10 @@ async def token_is_current(settings: Settings, token: str) -> bool:
     """Whether intake still honours this bearer token (its user active, of the same role and token version).
     Asked on every call: nothing is cached, so a deactivation is never answered with a stale yes."""
     try:
-        response = await client().get(f"{settings.service_url('intake')}/internal/auth/check",
-                                      headers={**credential(settings), "Authorization": f"Bearer {token}"})
+        response = await client().get(
+            f"{settings.service_url('intake')}/internal/auth/check",
+            headers={**credential(settings), "Authorization": f"Bearer {token}"},
+        )
     except httpx.HTTPError as exc:
         raise HTTPException(503, "sign-in cannot be checked just now; try again shortly") from exc
     if response.status_code == 401:
@@ -63,7 +74,9 @@ async def token_is_current(settings: Settings, token: str) -> bool:
 
 
 def is_service(given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), get_settings().internal_token.encode())
+    if not given:
+        return False
+    return hmac.compare_digest(given.encode(), internal_token(get_settings()).encode())
 
 
 def require_service(given: Annotated[str | None, Header(alias=CREDENTIAL_HEADER)] = None) -> None:

@@ -1,5 +1,6 @@
 """Outgoing email over SMTP (aiosmtplib). The Message-ID is given by the caller, so a message re-sent after a
 retry carries the same id and can be recognised as the same message."""
+
 from __future__ import annotations
 
 from email.message import EmailMessage

@@ -1,4 +1,5 @@
 """Alembic, one migration history per service: `upgrade(service)` is what `make run` and the tests call."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -37,6 +38,8 @@ def run_env(metadata: MetaData) -> None:
     """The body of every service's migrations/env.py."""
     cfg = context.config
     url = cfg.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("the migrations' configuration has no sqlalchemy.url")
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=metadata, literal_binds=True, render_as_batch=True)
         with context.begin_transaction():

@@ -9,6 +9,7 @@
 - Logs: one JSON object a line, with the request id, the request number and the workflow id when known;
   uvicorn's access log goes through the same formatter.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -27,7 +28,12 @@ import wrapt
 from fastapi import FastAPI
 from opentelemetry import trace
 from prometheus_client import (
-    CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, disable_created_metrics, generate_latest,
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
 )
 from prometheus_client.metrics_core import Metric
 from pythonjsonlogger.json import JsonFormatter
@@ -36,7 +42,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio import activity
 from temporalio.runtime import (
-    BUFFERED_METRIC_KIND_COUNTER, BUFFERED_METRIC_KIND_GAUGE, MetricBuffer, MetricBufferDurationFormat, Runtime,
+    BUFFERED_METRIC_KIND_COUNTER,
+    BUFFERED_METRIC_KIND_GAUGE,
+    MetricBuffer,
+    MetricBufferDurationFormat,
+    Runtime,
     TelemetryConfig,
 )
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
@@ -47,21 +57,30 @@ tracer = trace.get_tracer("fieldops")
 disable_created_metrics()  # a *_created series beside every counter doubles the scrape for nothing
 
 # --- metrics --------------------------------------------------------------------------------------------
-HTTP_REQUESTS = Counter("fieldops_http_requests", "HTTP requests answered, by route template and status",
-                        ["service", "method", "route", "status"])
-HTTP_LATENCY = Histogram("fieldops_http_request_duration_seconds", "Time to answer an HTTP request",
-                         ["service", "method", "route"])
-ACTIVITIES = Counter("fieldops_activities", "Activities run by this process, by outcome",
-                     ["service", "activity", "outcome"])
-ACTIVITY_LATENCY = Histogram("fieldops_activity_duration_seconds", "Time one activity attempt took",
-                             ["service", "activity"])
+HTTP_REQUESTS = Counter(
+    "fieldops_http_requests",
+    "HTTP requests answered, by route template and status",
+    ["service", "method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "fieldops_http_request_duration_seconds", "Time to answer an HTTP request", ["service", "method", "route"]
+)
+ACTIVITIES = Counter(
+    "fieldops_activities", "Activities run by this process, by outcome", ["service", "activity", "outcome"]
+)
+ACTIVITY_LATENCY = Histogram(
+    "fieldops_activity_duration_seconds", "Time one activity attempt took", ["service", "activity"]
+)
 EMAILS = Counter("fieldops_emails", "Emails handed to the SMTP server, by outcome", ["service", "outcome"])
-UPLOADS = Counter("fieldops_uploads", "Attachment uploads: presigned (started) and confirmed (completed)",
-                  ["service", "step"])
+UPLOADS = Counter(
+    "fieldops_uploads", "Attachment uploads: presigned (started) and confirmed (completed)", ["service", "step"]
+)
 # The two steps of an upload, by how their route ends (bytes go straight to S3; only these calls pass through
 # a service: the API's, and the portal's in front of it).
-UPLOAD_ROUTES = {"/requests/{number}/attachments": "started",
-                 "/requests/{number}/attachments/{attachment_id}/complete": "completed"}
+UPLOAD_ROUTES = {
+    "/requests/{number}/attachments": "started",
+    "/requests/{number}/attachments/{attachment_id}/complete": "completed",
+}
 # Probes and scrapes: neither traced, counted nor logged as requests.
 QUIET_PATHS = ("/healthz", "/metrics")
 
@@ -103,8 +122,10 @@ class RequestTelemetry:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"x-request-id", context.request_id.encode())]}
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-request-id", context.request_id.encode())],
+                }
             await send(message)
 
         try:
@@ -136,8 +157,7 @@ def instrument_app(app: FastAPI, service: str) -> None:
     if tracing_enabled():  # the instrumentation alone takes a second to import
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        FastAPIInstrumentor.instrument_app(app, excluded_urls=",".join(QUIET_PATHS),
-                                           exclude_spans=["receive", "send"])
+        FastAPIInstrumentor.instrument_app(app, excluded_urls=",".join(QUIET_PATHS), exclude_spans=["receive", "send"])
 
 
 # --- activities ---------------------------------------------------------------------------------------
@@ -194,7 +214,7 @@ class TemporalSdkMetrics:
                 return
             for update in self.buffer.retrieve_updates():
                 metric = update.metric
-                series = (metric.kind, metric.description or metric.name, {})
+                series: tuple[Any, str, dict[tuple, Any]] = (metric.kind, metric.description or metric.name, {})
                 kind, _, values = self.series.setdefault(metric.name, series)
                 labels = tuple(sorted((key, str(value)) for key, value in update.attributes.items()))
                 if kind == BUFFERED_METRIC_KIND_COUNTER:
@@ -223,7 +243,7 @@ class TemporalSdkMetrics:
                 else:
                     family = Metric(name, help_text, "histogram")
                     for labels, (buckets, total) in values.items():
-                        for bound, count in zip(SDK_BUCKETS, buckets):
+                        for bound, count in zip(SDK_BUCKETS, buckets, strict=True):
                             family.add_sample(f"{name}_bucket", {**dict(labels), "le": _bound(bound)}, count)
                         family.add_sample(f"{name}_count", dict(labels), buckets[-1])
                         family.add_sample(f"{name}_sum", dict(labels), total[0])
@@ -283,7 +303,7 @@ class ContextFields(logging.Filter):
             workflow_id = request_workflow_id(number)
         prefix = request_workflow_id("")
         if number is None and workflow_id and workflow_id.startswith(prefix):
-            number = workflow_id[len(prefix):]
+            number = workflow_id[len(prefix) :]
         if number is not None:
             record.request_number = number
         if workflow_id is not None:
@@ -296,8 +316,13 @@ class ContextFields(logging.Filter):
 
 def _configure_logging(service: str) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{",
-                                       rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
+    handler.setFormatter(
+        JsonFormatter(
+            "{asctime}{levelname}{name}{message}",
+            style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    )
     handler.addFilter(ContextFields(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -343,8 +368,11 @@ def trace_database(engine) -> None:
 
 @wrapt.decorator
 async def _traced_smtp_send(wrapped, _instance, args, kwargs):
-    with tracer.start_as_current_span("smtp send", kind=trace.SpanKind.CLIENT, attributes={
-            "server.address": str(kwargs.get("hostname", "")), "server.port": int(kwargs.get("port") or 0)}):
+    with tracer.start_as_current_span(
+        "smtp send",
+        kind=trace.SpanKind.CLIENT,
+        attributes={"server.address": str(kwargs.get("hostname", "")), "server.port": int(kwargs.get("port") or 0)},
+    ):
         service = _service or "unknown"
         try:
             result = await wrapped(*args, **kwargs)

@@ -1,5 +1,6 @@
 """Each service's OpenAPI document, with the error answers every operation shares declared, and its interactive
 docs. Swagger UI's files are served from the swagger-ui-bundle package, never a CDN."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,16 +17,21 @@ from shared.http import ERRORS, InvalidInput, Problem
 
 # Every service serves the same files here; through the gateway, intake answers for all of them.
 ASSETS = "/api/v1/docs/assets"
-DESCRIPTION = ("fieldops' public API. Send `Authorization: Bearer <access token>` (from `POST /api/v1/auth/token`) "
-               "with every call but sign-in and password reset. Errors are `{\"detail\": ...}`: a sentence, or for a "
-               "422 the list of fields that do not fit.")
+DESCRIPTION = (
+    "fieldops' public API. Send `Authorization: Bearer <access token>` (from `POST /api/v1/auth/token`) "
+    'with every call but sign-in and password reset. Errors are `{"detail": ...}`: a sentence, or for a '
+    "422 the list of fields that do not fit."
+)
 
 
 def docs_page(openapi_url: str, title: str) -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url=openapi_url, title=title,
-                               swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-                               swagger_css_url=f"{ASSETS}/swagger-ui.css",
-                               swagger_favicon_url=f"{ASSETS}/favicon-32x32.png")
+    return get_swagger_ui_html(
+        openapi_url=openapi_url,
+        title=title,
+        swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+    )
 
 
 def add_docs(app: FastAPI, service: str) -> None:
@@ -36,7 +42,7 @@ def add_docs(app: FastAPI, service: str) -> None:
     async def docs() -> HTMLResponse:
         return docs_page(f"/api/v1/{service}/openapi.json", f"fieldops {service} API")
 
-    app.openapi = lambda: document(app)
+    app.openapi = lambda: document(app)  # type: ignore[method-assign]  # FastAPI's documented way to replace it
 
 
 def document(app: FastAPI) -> dict[str, Any]:
@@ -72,8 +78,10 @@ def declare_shared_errors(schema: dict[str, Any]) -> None:
             if parameters or operation.get("requestBody"):
                 # In place of FastAPI's list-only HTTPValidationError; an operation's own words are kept.
                 own = responses.get("422", {}).get("description", "Validation Error")
-                responses["422"] = {**_answer(422, InvalidInput),
-                                    **({"description": own} if own != "Validation Error" else {})}
+                responses["422"] = {
+                    **_answer(422, InvalidInput),
+                    **({"description": own} if own != "Validation Error" else {}),
+                }
             if operation.get("requestBody"):
                 responses.setdefault("413", _answer(413, Problem))
             if any(p.get("name") == "cursor" for p in parameters):

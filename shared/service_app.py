@@ -1,5 +1,6 @@
 """What every service process is: a FastAPI app whose lifespan opens its database and Temporal client and
 runs its activity worker on its own task queue, in the same process; and what keeps any input a 4xx."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -49,9 +50,12 @@ class ServiceState:
         self.temporal: Client | None = None
 
 
-def create_app(service: str, routers: Sequence[APIRouter],
-               activities: Callable[[ServiceState], list[Callable[..., Any]]],
-               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+def create_app(
+    service: str,
+    routers: Sequence[APIRouter],
+    activities: Callable[[ServiceState], list[Callable[..., Any]]],
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
     observability.setup(service)
 
     @asynccontextmanager
@@ -60,9 +64,14 @@ def create_app(service: str, routers: Sequence[APIRouter],
         observability.trace_database(state.db.engine)
         state.temporal = await connect(state.settings)
         app.state.svc = state
-        worker = Worker(state.temporal, task_queue=service, activities=activities(state),
-                        graceful_shutdown_timeout=ACTIVITY_GRACE, max_concurrent_activities=50,
-                        interceptors=[observability.ActivityMetrics(service)])
+        worker = Worker(
+            state.temporal,
+            task_queue=service,
+            activities=activities(state),
+            graceful_shutdown_timeout=ACTIVITY_GRACE,
+            max_concurrent_activities=50,
+            interceptors=[observability.ActivityMetrics(service)],
+        )
         task = asyncio.create_task(worker.run(), name=f"{service}-activity-worker")
         try:
             yield
@@ -72,8 +81,14 @@ def create_app(service: str, routers: Sequence[APIRouter],
             await state.db.dispose()
 
     # The docs page is add_docs' own: FastAPI's would load Swagger UI from a CDN.
-    app = FastAPI(title=f"fieldops {service}", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=f"/api/v1/{service}/openapi.json")
+    app = FastAPI(
+        title=f"fieldops {service}",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=f"/api/v1/{service}/openapi.json",
+    )
     for router in routers:
         app.include_router(router)
     add_docs(app, service)
@@ -92,9 +107,10 @@ def harden(app: FastAPI, max_body_bytes: int = MAX_BODY_BYTES) -> None:
     """Body limits and the error answers every service shares: no input reaches a 500, and no library's error
     text reaches a response."""
     app.add_middleware(BodyGuard, max_bytes=max_body_bytes)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(IdempotentReplay, idempotent_replay)
+    # Starlette types every handler as taking any Exception, though it calls each with its own class only.
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(IdempotentReplay, idempotent_replay)  # type: ignore[arg-type]
     # Safety nets for a value no schema bounded: an integer the database cannot hold (SQLite raises
     # OverflowError, PostgreSQL a DataError), a NUL character in PostgreSQL text, and the like.
     app.add_exception_handler(OverflowError, out_of_range)
@@ -179,7 +195,7 @@ class BodyGuard:
 
         delivered = False
 
-        async def replay() -> dict:
+        async def replay() -> Message:
             nonlocal delivered
             if delivered:
                 return await receive()  # after the body: a disconnect, as the server reports it
@@ -199,8 +215,11 @@ class BodyGuard:
             drained += len(message.get("body", b""))
             more = message.get("more_body", False)
         megabytes = self.max_bytes / (1024 * 1024)
-        response = JSONResponse({"detail": f"the request body is larger than {megabytes:g} MB"}, status_code=413,
-                                headers={"Connection": "close"})
+        response = JSONResponse(
+            {"detail": f"the request body is larger than {megabytes:g} MB"},
+            status_code=413,
+            headers={"Connection": "close"},
+        )
         await response(scope, receive, send)
 
 
@@ -243,8 +262,11 @@ async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("%s %s: the database did not answer: %s", request.method, request.url.path, exc)
-    return JSONResponse({"detail": "the service's database is not answering; try again in a few seconds"},
-                        status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse(
+        {"detail": "the service's database is not answering; try again in a few seconds"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 async def server_error(request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 Every default is the one `make run` uses; production overrides them through the environment. Secrets have no
 default outside an explicit local mode (FIELDOPS_ENV=local or test): `fieldops run` makes its own per data folder.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,8 +19,11 @@ from shared.contracts.clocks import Clocks
 DEV_SECRET = "fieldops-dev-secret-change-me-in-production"
 # The secrets a development process may go without: FIELDOPS_ENV=local or test fills them in, any other mode refuses to
 # start until each is set.
-LOCAL_SECRETS = {"secret_key": DEV_SECRET, "s3_secret_key": "fieldops-dev-s3-secret",
-                 "internal_token": "fieldops-dev-internal-token"}
+LOCAL_SECRETS = {
+    "secret_key": DEV_SECRET,
+    "s3_secret_key": "fieldops-dev-s3-secret",
+    "internal_token": "fieldops-dev-internal-token",
+}
 LOCAL_MODES = ("local", "test")
 SERVICES = ("intake", "routing", "invoicing", "notifications")
 
@@ -108,17 +112,22 @@ class Settings(BaseSettings):
     upload_abandoned_after: Duration = timedelta(hours=24)
 
     @model_validator(mode="after")
-    def _secrets(self) -> "Settings":
+    def _secrets(self) -> Settings:
         if self.env in LOCAL_MODES:
             for name, default in LOCAL_SECRETS.items():
                 if not getattr(self, name):
                     setattr(self, name, default)
             return self
-        unset = [f"FIELDOPS_{name.upper()}" for name, default in LOCAL_SECRETS.items()
-                 if getattr(self, name) in (None, "", default)]
+        unset = [
+            f"FIELDOPS_{name.upper()}"
+            for name, default in LOCAL_SECRETS.items()
+            if getattr(self, name) in (None, "", default)
+        ]
         if unset:
-            raise ValueError(f"set {', '.join(unset)} to long random values (FIELDOPS_ENV={self.env}; only "
-                             f"FIELDOPS_ENV=local or test has development defaults)")
+            raise ValueError(
+                f"set {', '.join(unset)} to long random values (FIELDOPS_ENV={self.env}; only "
+                f"FIELDOPS_ENV=local or test has development defaults)"
+            )
         return self
 
     # --- derived addresses of the local stack -------------------------------------------------

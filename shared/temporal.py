@@ -1,5 +1,6 @@
 """The Temporal client every process uses: always with the pydantic data converter, spans carried from the
 client through workflows to activities, and the process's metrics runtime (shared/observability.py)."""
+
 from __future__ import annotations
 
 from temporalio.client import Client
@@ -14,6 +15,9 @@ async def connect(settings: Settings) -> Client:
     # Workers built on this client take its interceptors too. Without a configured tracer provider the
     # interceptor's spans are no-ops.
     return await Client.connect(
-        settings.temporal_target, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter,
-        interceptors=[TracingInterceptor()], runtime=observability.temporal_runtime(),
+        settings.temporal_target,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        interceptors=[TracingInterceptor()],
+        runtime=observability.temporal_runtime(),
     )

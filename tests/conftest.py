@@ -1,5 +1,6 @@
 """Shared fixtures. One real stack per test session (SQLite defaults), started the way `make run` starts it;
 the PostgreSQL stack lives only as long as the module that asks for it. Each test makes its own customer."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ and who is told. Pure (no Temporal), so the workflow reads it and tests check it
 Checks that need more than the status (who holds the work, which work order, the billing status) stay in the
 workflow's validators; this table is what they and the transitions share.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,9 @@ STEPS: dict[str, Step] = {
     # dispatcher
     names.PUBLISH: Step("publish", (Status.draft,), Status.published, ("customer",)),
     names.ASSIGN: Step("assign", ASSIGNABLE, Status.waiting_acceptance, ("customer", "offer")),
-    names.APPROVE_PAYMENT: Step("approve payment for", (Status.invoice_submitted,), Status.payment_approved,
-                                ("customer", "provider")),
+    names.APPROVE_PAYMENT: Step(
+        "approve payment for", (Status.invoice_submitted,), Status.payment_approved, ("customer", "provider")
+    ),
     # The provider who held the work, or else those it was offered to, are told too (see the workflow).
     names.CANCEL: Step("cancel", BEFORE_ACCEPT + WORKING, Status.cancelled, ("customer", "dispatchers")),
     # provider
@@ -52,24 +54,35 @@ STEPS: dict[str, Step] = {
     names.START_WORK: Step("start", (Status.accepted, Status.scheduled), Status.in_progress, ("customer",)),
     names.AWAIT_PARTS: Step("await parts for", (Status.in_progress,), Status.awaiting_parts, ("customer",)),
     names.RESUME: Step("resume", (Status.awaiting_parts,), Status.in_progress, ("customer",)),
-    names.READY_FOR_RETURN: Step("mark ready for return", (Status.in_progress,), Status.ready_for_return,
-                                 ("customer",)),
-    names.COMPLETE: Step("complete", (Status.in_progress, Status.ready_for_return), Status.completed,
-                         ("customer", "dispatchers")),
-    names.SUBMIT_INVOICE: Step("submit an invoice for", (Status.completed,), Status.invoice_submitted,
-                               ("customer", "dispatchers"), why="an invoice is submitted once the work is completed"),
+    names.READY_FOR_RETURN: Step(
+        "mark ready for return", (Status.in_progress,), Status.ready_for_return, ("customer",)
+    ),
+    names.COMPLETE: Step(
+        "complete", (Status.in_progress, Status.ready_for_return), Status.completed, ("customer", "dispatchers")
+    ),
+    names.SUBMIT_INVOICE: Step(
+        "submit an invoice for",
+        (Status.completed,),
+        Status.invoice_submitted,
+        ("customer", "dispatchers"),
+        why="an invoice is submitted once the work is completed",
+    ),
     # facts from elsewhere
-    names.PAYMENT_MADE: Step("record the payment of", (Status.payment_approved,), Status.paid,
-                             ("customer", "provider")),
-    OFFER_EXPIRED: Step("withdraw the offer of", (Status.waiting_acceptance,), Status.published,
-                        ("customer", "dispatchers")),
+    names.PAYMENT_MADE: Step(
+        "record the payment of", (Status.payment_approved,), Status.paid, ("customer", "provider")
+    ),
+    OFFER_EXPIRED: Step(
+        "withdraw the offer of", (Status.waiting_acceptance,), Status.published, ("customer", "dispatchers")
+    ),
     # events that leave the status as it is
     names.RECOMMEND: Step("post a recommendation on", WORKING, None, ("customer",), kind="recommendation"),
-    names.RESPOND: Step("respond to a recommendation on", NOT_CANCELLED, None, ("provider", "dispatchers"),
-                        kind="response"),
+    names.RESPOND: Step(
+        "respond to a recommendation on", NOT_CANCELLED, None, ("provider", "dispatchers"), kind="response"
+    ),
     names.MARK_INVOICED: Step("mark invoiced", INVOICED_FROM, None, ("customer",), kind="invoice", why=BILLING_WHY),
-    names.MARK_INVOICE_NOT_REQUIRED: Step("mark invoice not required for", DONE, None, ("customer",),
-                                          kind="invoice", why=BILLING_WHY),
+    names.MARK_INVOICE_NOT_REQUIRED: Step(
+        "mark invoice not required for", DONE, None, ("customer",), kind="invoice", why=BILLING_WHY
+    ),
     names.RECORD_CUSTOMER_PAYMENT: Step("record a payment for", DONE, None, ("customer",), kind="payment"),
 }
 

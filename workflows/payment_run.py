@@ -3,6 +3,7 @@
 Started by a Temporal Schedule (FIELDOPS_PAYMENT_RUN_EVERY) or on demand by `POST /payment-runs`.
 The payment itself is a row keyed on the work order number, so a retried or overlapping run never pays twice.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,7 +13,13 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from shared.contracts import names
-    from shared.contracts.models import CollectApproved, CollectedPayments, PaymentMade, PaymentRunInput, PaymentRunResult
+    from shared.contracts.models import (
+        CollectApproved,
+        CollectedPayments,
+        PaymentMade,
+        PaymentRunInput,
+        PaymentRunResult,
+    )
 
 
 @workflow.defn(name=names.PAYMENT_RUN_WORKFLOW)
@@ -35,7 +42,11 @@ class PaymentRunWorkflow:
             handle = workflow.get_external_workflow_handle(names.request_workflow_id(payment.request_number))
             await handle.signal(
                 names.PAYMENT_MADE,
-                PaymentMade(work_order_number=payment.work_order_number, reference=payment.reference,
-                            amount=payment.amount, paid_at=payment.paid_at),
+                PaymentMade(
+                    work_order_number=payment.work_order_number,
+                    reference=payment.reference,
+                    amount=payment.amount,
+                    paid_at=payment.paid_at,
+                ),
             )
         return PaymentRunResult(run_id=run_id, payments=collected.items)

@@ -7,6 +7,7 @@ allowed from, moves to and tells whom is the table in workflows/lifecycle.py; `_
 An action answers once the read copy is written; its emails and feed entries follow, in order, from one queue.
 Timers (acceptance window, SLA due time, recommendation reminders) are workflow timers in `run`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
     from shared.contracts import names
     from shared.contracts.enums import DONE, BillingStatus, Kind, OfferKind, Role, Status
     from shared.contracts.messages import describe
-    from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, PROVIDER_KEY, SLA_KEY, STATUS_KEY
     from shared.contracts.models import (
         SYSTEM,
         Actor,
@@ -39,8 +39,8 @@ with workflow.unsafe.imports_passed_through():
         NoteAdded,
         PaymentMade,
         Recipients,
-        RecommendCommand,
         Recommendation,
+        RecommendCommand,
         RecordTransition,
         RequestState,
         RespondCommand,
@@ -53,12 +53,14 @@ with workflow.unsafe.imports_passed_through():
         WorkOrderIssued,
         WorkOrderStatus,
     )
+    from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, PROVIDER_KEY, SLA_KEY, STATUS_KEY
     from workflows import lifecycle
     from workflows.lifecycle import BEFORE_ACCEPT, OFFER_EXPIRED
 
 # Activities retry until they succeed: a service that is down delays a request, never loses a step.
-RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=10))
+RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=10)
+)
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
 # Patches (see README, "Changing the workflow"): runs started before each change replay the old way.
@@ -134,7 +136,7 @@ class ServiceRequestWorkflow:
                 else:
                     wait = max(deadline - workflow.now(), timedelta(0))
                     await workflow.wait_condition(lambda: self._changed, timeout=wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             await self._fire_timers()
         # Every action answered and every email and feed entry out before the request's workflow ends.
@@ -149,8 +151,7 @@ class ServiceRequestWorkflow:
 
     def _sla_running(self) -> bool:
         s = self.s
-        return not s.sla_breached and s.status not in DONE and s.status not in (
-            Status.cancelled, Status.awaiting_parts)
+        return not s.sla_breached and s.status not in DONE and s.status not in (Status.cancelled, Status.awaiting_parts)
 
     def _reminder_due(self, rec: Recommendation) -> datetime:
         return rec.posted_at + self.start.clocks.recommendation_reminder_after
@@ -174,17 +175,22 @@ class ServiceRequestWorkflow:
             # Nobody accepted in time: withdraw the offer and hand it back to the dispatcher.
             work_order = s.work_order_number
             self._clear_offer()
-            await self._advance(OFFER_EXPIRED, SYSTEM, None,
-                                {"reason": "acceptance window expired", "work_order_number": work_order},
-                                effect=lambda: self._work_order(work_order, "withdrawn"))
+            await self._advance(
+                OFFER_EXPIRED,
+                SYSTEM,
+                None,
+                {"reason": "acceptance window expired", "work_order_number": work_order},
+                effect=lambda: self._work_order(work_order, "withdrawn"),
+            )
         if self._sla_running() and s.due_at and now >= s.due_at:
             s.sla_breached = True
             await self._commit("sla_breached", SYSTEM, ["dispatchers"], None, {"due_at": s.due_at.isoformat()})
         for rec in s.recommendations:
             if rec.decision in (None, "clarify") and not rec.reminded and now >= self._reminder_due(rec):
                 rec.reminded = True
-                await self._commit("reminder", SYSTEM, ["customer"], None,
-                                   {"recommendation_id": rec.id, "summary": rec.summary})
+                await self._commit(
+                    "reminder", SYSTEM, ["customer"], None, {"recommendation_id": rec.id, "summary": rec.summary}
+                )
 
     # --- queries ------------------------------------------------------------------------------
     @workflow.query(name=names.STATE_QUERY)
@@ -220,16 +226,31 @@ class ServiceRequestWorkflow:
         s.work_order_number = None
         s.accept_by = workflow.now() + self.start.clocks.accept_within[s.priority.value]
         step = lifecycle.step(names.ASSIGN)
+        if step.target is None:
+            raise invalid(f"the lifecycle's {names.ASSIGN} step moves to no status")
         previous = self._move(step.target)
         await self._work_order(old_work_order, "voided")
         issued = await self._activity(
-            names.ISSUE_WORK_ORDER, names.ROUTING_QUEUE, WorkOrderIssued,
-            IssueWorkOrder(request_number=s.number, assignment=s.assignments, offer_kind=cmd.offer_kind,
-                           provider_id=cmd.provider_id, team_id=cmd.team_id, provider_ids=cmd.provider_ids,
-                           customer_id=s.customer_id, priority=s.priority, summary=self.start.summary),
+            names.ISSUE_WORK_ORDER,
+            names.ROUTING_QUEUE,
+            WorkOrderIssued,
+            IssueWorkOrder(
+                request_number=s.number,
+                assignment=s.assignments,
+                offer_kind=cmd.offer_kind,
+                provider_id=cmd.provider_id,
+                team_id=cmd.team_id,
+                provider_ids=cmd.provider_ids,
+                customer_id=s.customer_id,
+                priority=s.priority,
+                summary=self.start.summary,
+            ),
         )
-        detail = {"work_order_number": issued.number, "offer_kind": cmd.offer_kind.value,
-                  "voided_work_order_number": old_work_order}
+        detail = {
+            "work_order_number": issued.number,
+            "offer_kind": cmd.offer_kind.value,
+            "voided_work_order_number": old_work_order,
+        }
         overtaken = s.assignments != assignment or s.status != Status.waiting_acceptance
         if overtaken and workflow.patched(VOID_OVERTAKEN_OFFER):
             # Cancelled or assigned again while this number was being issued: the offer is dead on arrival.
@@ -261,9 +282,17 @@ class ServiceRequestWorkflow:
     @workflow.update(name=names.APPROVE_PAYMENT)
     async def approve_payment(self, cmd: Command) -> RequestState:
         self._check_approve_payment(cmd)
-        return await self._advance(names.APPROVE_PAYMENT, cmd.actor, cmd.notes, effect=lambda: self._activity(
-            names.MARK_INVOICE, names.INVOICING_QUEUE, None,
-            MarkProviderInvoice(work_order_number=self.s.work_order_number, status="approved")))
+        return await self._advance(
+            names.APPROVE_PAYMENT,
+            cmd.actor,
+            cmd.notes,
+            effect=lambda: self._activity(
+                names.MARK_INVOICE,
+                names.INVOICING_QUEUE,
+                None,
+                MarkProviderInvoice(work_order_number=self._work_order_number(), status="approved"),
+            ),
+        )
 
     @approve_payment.validator
     def _check_approve_payment(self, cmd: Command) -> None:
@@ -277,10 +306,14 @@ class ServiceRequestWorkflow:
         told: Audience = "provider" if s.provider_id is not None else "offer"
         s.cancel_reason = cmd.reason
         s.accept_by = None
-        return await self._advance(names.CANCEL, cmd.actor, None,
-                                   {"reason": cmd.reason, "work_order_number": work_order, "deleted": cmd.delete},
-                                   effect=lambda: self._work_order(work_order, "voided"),
-                                   audiences=(*lifecycle.step(names.CANCEL).audiences, told))
+        return await self._advance(
+            names.CANCEL,
+            cmd.actor,
+            None,
+            {"reason": cmd.reason, "work_order_number": work_order, "deleted": cmd.delete},
+            effect=lambda: self._work_order(work_order, "voided"),
+            audiences=(*lifecycle.step(names.CANCEL).audiences, told),
+        )
 
     @cancel.validator
     def _check_cancel(self, cmd: CancelCommand) -> None:
@@ -300,15 +333,20 @@ class ServiceRequestWorkflow:
 
         async def issue() -> dict:
             issued = await self._activity(
-                names.ISSUE_CUSTOMER_INVOICE, names.INVOICING_QUEUE, CustomerInvoiceIssued,
-                IssueCustomerInvoice(request_number=s.number, customer_id=s.customer_id,
-                                     work_order_number=s.work_order_number, issued_at=workflow.now()),
+                names.ISSUE_CUSTOMER_INVOICE,
+                names.INVOICING_QUEUE,
+                CustomerInvoiceIssued,
+                IssueCustomerInvoice(
+                    request_number=s.number,
+                    customer_id=s.customer_id,
+                    work_order_number=s.work_order_number,
+                    issued_at=workflow.now(),
+                ),
             )
             s.customer_invoice_id = issued.id
             return {"invoice_id": issued.id, "invoice_number": issued.number, "total": issued.total}
 
-        return await self._advance(names.MARK_INVOICED, cmd.actor, None, {"billing_status": "invoiced"},
-                                   effect=issue)
+        return await self._advance(names.MARK_INVOICED, cmd.actor, None, {"billing_status": "invoiced"}, effect=issue)
 
     @mark_invoiced.validator
     def _check_mark_invoiced(self, cmd: Command) -> None:
@@ -321,8 +359,9 @@ class ServiceRequestWorkflow:
     async def mark_invoice_not_required(self, cmd: Command) -> RequestState:
         self._check_mark_invoice_not_required(cmd)
         self.s.billing_status = BillingStatus.not_required
-        return await self._advance(names.MARK_INVOICE_NOT_REQUIRED, cmd.actor, cmd.notes,
-                                   {"billing_status": "not_required"})
+        return await self._advance(
+            names.MARK_INVOICE_NOT_REQUIRED, cmd.actor, cmd.notes, {"billing_status": "not_required"}
+        )
 
     @mark_invoice_not_required.validator
     def _check_mark_invoice_not_required(self, cmd: Command) -> None:
@@ -333,11 +372,17 @@ class ServiceRequestWorkflow:
         self._check_record_customer_payment(cmd)
         self.s.billing_status = BillingStatus.paid
         return await self._advance(
-            names.RECORD_CUSTOMER_PAYMENT, cmd.actor, None,
+            names.RECORD_CUSTOMER_PAYMENT,
+            cmd.actor,
+            None,
             {"billing_status": "paid", "invoice_id": cmd.invoice_id, "amount": cmd.amount},
-            effect=lambda: self._activity(names.SETTLE_CUSTOMER_INVOICE, names.INVOICING_QUEUE, None,
-                                          SettleCustomerInvoice(invoice_id=cmd.invoice_id, amount=cmd.amount,
-                                                                paid_at=cmd.paid_at)))
+            effect=lambda: self._activity(
+                names.SETTLE_CUSTOMER_INVOICE,
+                names.INVOICING_QUEUE,
+                None,
+                SettleCustomerInvoice(invoice_id=cmd.invoice_id, amount=cmd.amount, paid_at=cmd.paid_at),
+            ),
+        )
 
     @record_customer_payment.validator
     def _check_record_customer_payment(self, cmd: CustomerPaymentCommand) -> None:
@@ -345,7 +390,10 @@ class ServiceRequestWorkflow:
             raise ApplicationError(
                 f"cannot record a payment for {self.s.number}: its billing status is "
                 f"{self.s.billing_status.value} (status {self.s.status.value})",
-                {"status": self.s.status.value}, type="Conflict", non_retryable=True)
+                {"status": self.s.status.value},
+                type="Conflict",
+                non_retryable=True,
+            )
         if cmd.invoice_id != self.s.customer_invoice_id:
             raise not_found("invoice")
 
@@ -356,8 +404,13 @@ class ServiceRequestWorkflow:
         s = self.s
         s.provider_id = cmd.actor.provider_id
         s.accept_by = None
-        return await self._advance(names.ACCEPT, cmd.actor, cmd.notes, {"work_order_number": s.work_order_number},
-                                   effect=lambda: self._work_order(s.work_order_number, "accepted", s.provider_id))
+        return await self._advance(
+            names.ACCEPT,
+            cmd.actor,
+            cmd.notes,
+            {"work_order_number": s.work_order_number},
+            effect=lambda: self._work_order(s.work_order_number, "accepted", s.provider_id),
+        )
 
     @accept.validator
     def _check_accept(self, cmd: WorkOrderCommand) -> None:
@@ -367,20 +420,27 @@ class ServiceRequestWorkflow:
     async def decline(self, cmd: WorkOrderCommand) -> RequestState:
         self._check_decline(cmd)
         s = self.s
+        if cmd.actor.provider_id is None:
+            raise invalid("only a provider declines an offer")
         s.declined_provider_ids.append(cmd.actor.provider_id)
         if s.offer_kind == OfferKind.team and set(s.offer_provider_ids) - set(s.declined_provider_ids):
             # Others on the team may still take it: record this decline, keep the offer open.
-            await self._commit("decline", cmd.actor, ["dispatchers"], None,
-                               {"work_order_number": s.work_order_number}, cmd.notes)
+            await self._commit(
+                "decline", cmd.actor, ["dispatchers"], None, {"work_order_number": s.work_order_number}, cmd.notes
+            )
             return self.s
         if s.offer_kind == OfferKind.marketplace:
-            await self._commit("decline", cmd.actor, [], None, {"work_order_number": s.work_order_number},
-                               cmd.notes)
+            await self._commit("decline", cmd.actor, [], None, {"work_order_number": s.work_order_number}, cmd.notes)
             return self.s
         work_order = s.work_order_number
         self._clear_offer()
-        return await self._advance(names.DECLINE, cmd.actor, cmd.notes, {"declined_work_order_number": work_order},
-                                   effect=lambda: self._work_order(work_order, "voided"))
+        return await self._advance(
+            names.DECLINE,
+            cmd.actor,
+            cmd.notes,
+            {"declined_work_order_number": work_order},
+            effect=lambda: self._work_order(work_order, "voided"),
+        )
 
     @decline.validator
     def _check_decline(self, cmd: WorkOrderCommand) -> None:
@@ -389,12 +449,17 @@ class ServiceRequestWorkflow:
     @workflow.update(name=names.SCHEDULE)
     async def schedule(self, cmd: WorkOrderCommand) -> RequestState:
         self._check_schedule(cmd)
-        if (self.s.status == Status.scheduled and self.s.scheduled_for == cmd.scheduled_for
-                and workflow.patched(REPEAT_IS_NOOP)):
+        if (
+            self.s.status == Status.scheduled
+            and self.s.scheduled_for == cmd.scheduled_for
+            and workflow.patched(REPEAT_IS_NOOP)
+        ):
             return self.s  # the same slot again: nothing changes
-        self.s.scheduled_for = cmd.scheduled_for
-        return await self._advance(names.SCHEDULE, cmd.actor, cmd.notes,
-                                   {"scheduled_for": cmd.scheduled_for.isoformat()})
+        when = cmd.scheduled_for
+        if when is None:
+            raise invalid("scheduled_for is required")
+        self.s.scheduled_for = when
+        return await self._advance(names.SCHEDULE, cmd.actor, cmd.notes, {"scheduled_for": when.isoformat()})
 
     @schedule.validator
     def _check_schedule(self, cmd: WorkOrderCommand) -> None:
@@ -429,8 +494,9 @@ class ServiceRequestWorkflow:
             # Time spent waiting for parts does not count against the due time.
             s.due_at = s.due_at + (workflow.now() - s.paused_at)
         s.paused_at = None
-        return await self._advance(names.RESUME, cmd.actor, cmd.notes,
-                                   {"due_at": s.due_at.isoformat() if s.due_at else None})
+        return await self._advance(
+            names.RESUME, cmd.actor, cmd.notes, {"due_at": s.due_at.isoformat() if s.due_at else None}
+        )
 
     @resume.validator
     def _check_resume(self, cmd: WorkOrderCommand) -> None:
@@ -451,8 +517,12 @@ class ServiceRequestWorkflow:
     async def complete(self, cmd: CompleteCommand) -> RequestState:
         self._check_complete(cmd)
         return await self._advance(
-            names.COMPLETE, cmd.actor, cmd.notes, {"invoice_attachment_id": cmd.invoice_attachment_id},
-            effect=lambda: self._work_order(self.s.work_order_number, "completed", self.s.provider_id))
+            names.COMPLETE,
+            cmd.actor,
+            cmd.notes,
+            {"invoice_attachment_id": cmd.invoice_attachment_id},
+            effect=lambda: self._work_order(self.s.work_order_number, "completed", self.s.provider_id),
+        )
 
     @complete.validator
     def _check_complete(self, cmd: CompleteCommand) -> None:
@@ -463,10 +533,18 @@ class ServiceRequestWorkflow:
         self._check_submit_invoice(cmd)
         s = self.s
         s.invoice_number = cmd.invoice_number
-        return await self._advance(names.SUBMIT_INVOICE, cmd.actor, None, {"invoice_number": cmd.invoice_number},
-                                   effect=lambda: self._activity(
-                                       names.MARK_INVOICE, names.INVOICING_QUEUE, None,
-                                       MarkProviderInvoice(work_order_number=s.work_order_number, status="submitted")))
+        return await self._advance(
+            names.SUBMIT_INVOICE,
+            cmd.actor,
+            None,
+            {"invoice_number": cmd.invoice_number},
+            effect=lambda: self._activity(
+                names.MARK_INVOICE,
+                names.INVOICING_QUEUE,
+                None,
+                MarkProviderInvoice(work_order_number=self._work_order_number(), status="submitted"),
+            ),
+        )
 
     @submit_invoice.validator
     def _check_submit_invoice(self, cmd: SubmitInvoiceCommand) -> None:
@@ -476,12 +554,20 @@ class ServiceRequestWorkflow:
     @workflow.update(name=names.RECOMMEND)
     async def recommend(self, cmd: RecommendCommand) -> RequestState:
         self._check_recommend(cmd)
-        rec = Recommendation(id=cmd.recommendation_id, summary=cmd.summary, estimated_cost=cmd.estimated_cost,
-                             provider_id=cmd.actor.provider_id, posted_at=workflow.now())
+        rec = Recommendation(
+            id=cmd.recommendation_id,
+            summary=cmd.summary,
+            estimated_cost=cmd.estimated_cost,
+            provider_id=cmd.actor.provider_id,
+            posted_at=workflow.now(),
+        )
         self.s.recommendations.append(rec)
-        return await self._advance(names.RECOMMEND, cmd.actor, cmd.notes,
-                                   {"recommendation_id": rec.id, "summary": rec.summary,
-                                    "estimated_cost": rec.estimated_cost})
+        return await self._advance(
+            names.RECOMMEND,
+            cmd.actor,
+            cmd.notes,
+            {"recommendation_id": rec.id, "summary": rec.summary, "estimated_cost": rec.estimated_cost},
+        )
 
     @recommend.validator
     def _check_recommend(self, cmd: RecommendCommand) -> None:
@@ -500,8 +586,12 @@ class ServiceRequestWorkflow:
         rec.reminded = False
         if cmd.decision == "clarify":
             rec.posted_at = workflow.now()  # a fresh reminder clock once the provider clarifies
-        return await self._advance(names.RESPOND, cmd.actor, None,
-                                   {"recommendation_id": rec.id, "decision": cmd.decision, "comment": cmd.comment})
+        return await self._advance(
+            names.RESPOND,
+            cmd.actor,
+            None,
+            {"recommendation_id": rec.id, "decision": cmd.decision, "comment": cmd.comment},
+        )
 
     @respond.validator
     def _check_respond(self, cmd: RespondCommand) -> None:
@@ -509,8 +599,12 @@ class ServiceRequestWorkflow:
         if rec is None:
             raise not_found("recommendation")
         if rec.decision in ("approve", "decline"):
-            raise ApplicationError(f"recommendation {rec.id} was already answered: {rec.decision}",
-                                   {"status": self.s.status.value}, type="Conflict", non_retryable=True)
+            raise ApplicationError(
+                f"recommendation {rec.id} was already answered: {rec.decision}",
+                {"status": self.s.status.value},
+                type="Conflict",
+                non_retryable=True,
+            )
         self._allow(names.RESPOND)
 
     # --- signals: facts that happened elsewhere -------------------------------------------------
@@ -521,10 +615,13 @@ class ServiceRequestWorkflow:
             workflow.logger.warning("payment %s ignored in status %s", payment.reference, s.status)
             return
         s.payment_reference = payment.reference
-        await self._advance(names.PAYMENT_MADE, SYSTEM, None,
-                            {"payment_reference": payment.reference, "amount": payment.amount,
-                             "paid_at": payment.paid_at.isoformat()},
-                            effect=lambda: self._work_order(s.work_order_number, "paid", s.provider_id))
+        await self._advance(
+            names.PAYMENT_MADE,
+            SYSTEM,
+            None,
+            {"payment_reference": payment.reference, "amount": payment.amount, "paid_at": payment.paid_at.isoformat()},
+            effect=lambda: self._work_order(s.work_order_number, "paid", s.provider_id),
+        )
 
     @workflow.signal(name=names.NOTE_ADDED)
     async def note_added(self, note: NoteAdded) -> None:
@@ -534,9 +631,16 @@ class ServiceRequestWorkflow:
         await self._commit("note", note.actor, audiences, None, {"note_id": note.note_id, "body": note.body})
 
     # --- helpers ---------------------------------------------------------------------------------
-    async def _advance(self, name: str, actor: Actor, notes: str | None, detail: dict | None = None, *,
-                       effect: Callable[[], Awaitable[dict | None]] | None = None,
-                       audiences: Iterable[Audience] | None = None) -> RequestState:
+    async def _advance(
+        self,
+        name: str,
+        actor: Actor,
+        notes: str | None,
+        detail: dict | None = None,
+        *,
+        effect: Callable[[], Awaitable[dict | None]] | None = None,
+        audiences: Iterable[Audience] | None = None,
+    ) -> RequestState:
         """One step of the lifecycle table: check the status allows it, move to its target (synchronously, so an
         update right behind sees it), run its effect (a work-order or invoice change, whose answer may add to the
         event's detail), then commit its event to the step's audiences (or `audiences`)."""
@@ -544,8 +648,15 @@ class ServiceRequestWorkflow:
         previous = self._move(step.target) if step.target is not None else None
         if effect is not None:
             detail = {**(detail or {}), **(await effect() or {})}
-        await self._commit(step.kind, actor, step.audiences if audiences is None else audiences, previous,
-                           detail, notes, status=step.target)
+        await self._commit(
+            step.kind,
+            actor,
+            step.audiences if audiences is None else audiences,
+            previous,
+            detail,
+            notes,
+            status=step.target,
+        )
         return self.s
 
     def _allow(self, name: str) -> lifecycle.Step:
@@ -566,7 +677,11 @@ class ServiceRequestWorkflow:
         if s.billing_status != BillingStatus.pending:
             raise ApplicationError(
                 f"cannot {step.verb} {s.number}: its billing status is already {s.billing_status.value}"
-                f" (status {s.status.value})", {"status": s.status.value}, type="Conflict", non_retryable=True)
+                f" (status {s.status.value})",
+                {"status": s.status.value},
+                type="Conflict",
+                non_retryable=True,
+            )
 
     def _require_offer(self, name: str, cmd: WorkOrderCommand) -> None:
         s = self.s
@@ -613,38 +728,78 @@ class ServiceRequestWorkflow:
 
     def _search_attributes(self) -> None:
         s = self.s
-        workflow.upsert_search_attributes([
-            STATUS_KEY.value_set(s.status.value),
-            PRIORITY_KEY.value_set(s.priority.value),
-            CUSTOMER_KEY.value_set(str(s.customer_id)),
-            PROVIDER_KEY.value_set(str(s.provider_id)) if s.provider_id is not None else PROVIDER_KEY.value_unset(),
-            SLA_KEY.value_set(s.sla_breached),
-        ])
+        workflow.upsert_search_attributes(
+            [
+                STATUS_KEY.value_set(s.status.value),
+                PRIORITY_KEY.value_set(s.priority.value),
+                CUSTOMER_KEY.value_set(str(s.customer_id)),
+                PROVIDER_KEY.value_set(str(s.provider_id)) if s.provider_id is not None else PROVIDER_KEY.value_unset(),
+                SLA_KEY.value_set(s.sla_breached),
+            ]
+        )
 
     async def _activity(self, name: str, queue: str, result_type: type | None, arg: object):
         return await workflow.execute_activity(
-            name, arg, task_queue=queue, result_type=result_type,
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            name,
+            arg,
+            task_queue=queue,
+            result_type=result_type,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+
+    def _work_order_number(self) -> str:
+        """The request's current work order, which every billing step has (its status allows no other)."""
+        if self.s.work_order_number is None:
+            raise conflict(self.s, "bill", "it has no work order")
+        return self.s.work_order_number
 
     async def _work_order(self, number: str | None, status: WorkOrderStatus, provider_id: int | None = None):
         if number:
             # Under the effects lock: work-order changes reach routing in the order they happened here.
             async with self._effects:
-                await self._activity(names.UPDATE_WORK_ORDER, names.ROUTING_QUEUE, None,
-                                     UpdateWorkOrder(number=number, status=status, provider_id=provider_id))
+                await self._activity(
+                    names.UPDATE_WORK_ORDER,
+                    names.ROUTING_QUEUE,
+                    None,
+                    UpdateWorkOrder(number=number, status=status, provider_id=provider_id),
+                )
 
-    def _event(self, kind: str, actor: Actor, previous: Status | None, detail: dict | None = None,
-               notes: str | None = None, status: Status | None = None) -> tuple[TimelineEvent, RequestState]:
+    def _event(
+        self,
+        kind: str,
+        actor: Actor,
+        previous: Status | None,
+        detail: dict | None = None,
+        notes: str | None = None,
+        status: Status | None = None,
+    ) -> tuple[TimelineEvent, RequestState]:
         """Capture one event as it happens: the next version, the status now, a snapshot of the state."""
         s = self.s
         s.version += 1
         self._changed = True
-        event = TimelineEvent(seq=s.version, kind=kind, at=workflow.now(), actor=actor, status=status or s.status,
-                              previous_status=previous, detail={**(detail or {}), **({"notes": notes} if notes else {})})
+        detail = {**(detail or {}), **({"notes": notes} if notes else {})}
+        event = TimelineEvent(
+            seq=s.version,
+            kind=kind,
+            at=workflow.now(),
+            actor=actor,
+            status=status or s.status,
+            previous_status=previous,
+            detail=detail,
+        )
         return event, s.model_copy(deep=True)
 
-    async def _commit(self, kind: str, actor: Actor, audiences: Iterable[Audience], previous: Status | None,
-                      detail: dict | None = None, notes: str | None = None, status: Status | None = None) -> None:
+    async def _commit(
+        self,
+        kind: str,
+        actor: Actor,
+        audiences: Iterable[Audience],
+        previous: Status | None,
+        detail: dict | None = None,
+        notes: str | None = None,
+        status: Status | None = None,
+    ) -> None:
         """Record one event: bump the version, refresh search attributes, write the read copy and the
         timeline (intake), then notify (notifications: queued for `_deliver_in_order`, or at once in runs started
         before DELIVER_AFTER_ANSWER). Events are recorded, and delivered, in the order they happened.
@@ -660,12 +815,20 @@ class ServiceRequestWorkflow:
         audiences = list(audiences)
         async with self._effects:
             recipients: Recipients = await self._activity(
-                names.RECORD_TRANSITION, names.INTAKE_QUEUE, Recipients,
-                RecordTransition(state=snapshot, event=event, audiences=audiences))
+                names.RECORD_TRANSITION,
+                names.INTAKE_QUEUE,
+                Recipients,
+                RecordTransition(state=snapshot, event=event, audiences=audiences),
+            )
             if recipients.items:
                 subject, body = describe(snapshot, event)
-                deliver = Deliver(key=f"{snapshot.number}:{event.seq}", request_number=snapshot.number,
-                                  recipients=recipients.items, subject=subject, body=body)
+                deliver = Deliver(
+                    key=f"{snapshot.number}:{event.seq}",
+                    request_number=snapshot.number,
+                    recipients=recipients.items,
+                    subject=subject,
+                    body=body,
+                )
                 if self._deliver_later:
                     self._deliveries.append(deliver)  # queued under the lock: in the order events happened
                 else:

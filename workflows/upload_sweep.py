@@ -3,6 +3,7 @@
 Started by a Temporal Schedule (FIELDOPS_UPLOAD_SWEEP_EVERY, for uploads older than
 FIELDOPS_UPLOAD_ABANDONED_AFTER), so operators see each run, and its count, in the Temporal UI.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,7 +13,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from shared.contracts import names
-    from shared.contracts.models import SweepAbandonedUploads, UploadSweepInput, UploadsSwept
+    from shared.contracts.models import SweepAbandonedUploads, UploadsSwept, UploadSweepInput
 
 
 @workflow.defn(name=names.UPLOAD_SWEEP_WORKFLOW)

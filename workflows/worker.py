@@ -1,14 +1,21 @@
 """The workflow worker: runs ServiceRequestWorkflow, PaymentRunWorkflow and UploadSweepWorkflow on task queue
 `service-requests`, and keeps their Schedules in step with FIELDOPS_PAYMENT_RUN_EVERY and
 FIELDOPS_UPLOAD_SWEEP_EVERY. `python -m workflows.worker`"""
+
 from __future__ import annotations
 
 import asyncio
 import signal
 
 from temporalio.client import (
-    Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError, ScheduleIntervalSpec,
-    ScheduleSpec, ScheduleUpdate, ScheduleUpdateInput,
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -28,13 +35,15 @@ WORKFLOWS = [ServiceRequestWorkflow, PaymentRunWorkflow, UploadSweepWorkflow]
 def sandbox_runner() -> SandboxedWorkflowRunner:
     # The contracts are pure; passing them through keeps one copy of their classes.
     # OpenTelemetry too: the tracing interceptor's context must be the one the worker's process uses.
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "shared", "opentelemetry"))
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("shared", "opentelemetry")
+    )
 
 
 def build_worker(client: Client, **options) -> Worker:
-    return Worker(client, task_queue=names.WORKFLOW_TASK_QUEUE, workflows=WORKFLOWS,
-                  workflow_runner=sandbox_runner(), **options)
+    return Worker(
+        client, task_queue=names.WORKFLOW_TASK_QUEUE, workflows=WORKFLOWS, workflow_runner=sandbox_runner(), **options
+    )
 
 
 async def ensure_schedule(client: Client, schedule_id: str, every, action: ScheduleActionStartWorkflow) -> None:
@@ -43,6 +52,7 @@ async def ensure_schedule(client: Client, schedule_id: str, every, action: Sched
     try:
         await client.create_schedule(schedule_id, Schedule(action=action, spec=spec))
     except ScheduleAlreadyRunningError:
+
         def keep_current(update: ScheduleUpdateInput) -> ScheduleUpdate:
             schedule = update.description.schedule
             schedule.spec = spec
@@ -53,15 +63,23 @@ async def ensure_schedule(client: Client, schedule_id: str, every, action: Sched
 
 
 async def ensure_payment_schedule(client: Client, settings: Settings) -> None:
-    await ensure_schedule(client, names.PAYMENT_RUN_SCHEDULE_ID, settings.payment_run_every, ScheduleActionStartWorkflow(
-        names.PAYMENT_RUN_WORKFLOW, PaymentRunInput(), id=names.payment_run_workflow_id("scheduled"),
-        task_queue=names.WORKFLOW_TASK_QUEUE))
+    action = ScheduleActionStartWorkflow(
+        names.PAYMENT_RUN_WORKFLOW,
+        PaymentRunInput(),
+        id=names.payment_run_workflow_id("scheduled"),
+        task_queue=names.WORKFLOW_TASK_QUEUE,
+    )
+    await ensure_schedule(client, names.PAYMENT_RUN_SCHEDULE_ID, settings.payment_run_every, action)
 
 
 async def ensure_upload_sweep_schedule(client: Client, settings: Settings) -> None:
-    await ensure_schedule(client, names.UPLOAD_SWEEP_SCHEDULE_ID, settings.upload_sweep_every, ScheduleActionStartWorkflow(
-        names.UPLOAD_SWEEP_WORKFLOW, UploadSweepInput(abandoned_after=settings.upload_abandoned_after),
-        id=names.UPLOAD_SWEEP_WORKFLOW_ID, task_queue=names.WORKFLOW_TASK_QUEUE))
+    action = ScheduleActionStartWorkflow(
+        names.UPLOAD_SWEEP_WORKFLOW,
+        UploadSweepInput(abandoned_after=settings.upload_abandoned_after),
+        id=names.UPLOAD_SWEEP_WORKFLOW_ID,
+        task_queue=names.WORKFLOW_TASK_QUEUE,
+    )
+    await ensure_schedule(client, names.UPLOAD_SWEEP_SCHEDULE_ID, settings.upload_sweep_every, action)
 
 
 def metrics_address(settings: Settings) -> tuple[str, int]:

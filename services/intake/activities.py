@@ -1,4 +1,5 @@
 """Intake's activities: what the workflow asks of intake, on task queue `intake`."""
+
 from __future__ import annotations
 
 from temporalio import activity
@@ -6,7 +7,7 @@ from temporalio import activity
 from services.intake import housekeeping, service
 from services.intake.storage import storage
 from shared.contracts import names
-from shared.contracts.models import RecordTransition, Recipients, SweepAbandonedUploads, UploadsSwept
+from shared.contracts.models import Recipients, RecordTransition, SweepAbandonedUploads, UploadsSwept
 from shared.service_app import ServiceState
 
 

@@ -1,4 +1,5 @@
 """The intake service: accounts, customers, sites, assets, requests. `uvicorn services.intake.app:app`"""
+
 from services.intake import activities, routes, service
 from shared.service_app import create_app
 

@@ -2,6 +2,7 @@
 them. Each one is removed from S3 (an unfinished multipart upload is aborted, which frees its parts) and then
 from the table. Run by the upload-sweep Schedule; safe to run twice or to retry, since each step finds what
 is left."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,9 +17,18 @@ BATCH = 500  # rows per run: a backlog is worked off by the following runs
 
 
 async def sweep_abandoned_uploads(db: AsyncSession, store: Storage, started_before: datetime) -> list[str]:
-    rows = (await db.execute(
-        select(Attachment).where(Attachment.status == "pending", Attachment.created_at < started_before)
-        .order_by(Attachment.created_at).limit(BATCH))).scalars().all()
+    rows = (
+        (
+            await db.execute(
+                select(Attachment)
+                .where(Attachment.status == "pending", Attachment.created_at < started_before)
+                .order_by(Attachment.created_at)
+                .limit(BATCH)
+            )
+        )
+        .scalars()
+        .all()
+    )
     swept = []
     for row in rows:
         if row.upload_id:

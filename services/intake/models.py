@@ -1,4 +1,5 @@
 """Intake's own tables: accounts, customers, sites, assets, and the read copy of every request."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UTCDateTime, utcnow
 from shared.counters import counter_table
+from shared.db import UTCDateTime, utcnow
 from shared.idempotency import idempotency_table
 
 

@@ -1,4 +1,5 @@
 """Intake's public request and response bodies (API.md)."""
+
 from __future__ import annotations
 
 from datetime import datetime

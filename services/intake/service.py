@@ -1,26 +1,36 @@
 """Intake's logic, called by its routes, its activities and the CLI alike: accounts and tokens, requests (their
 numbers, workflows, visibility and search), customers' counts, and the read copy the workflow keeps."""
+
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from fastapi import HTTPException, Request
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.common import (
-    SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from services.intake import views
 from services.intake.models import (
-    RecommendationRow, ServiceRequest, TimelineEntry, User, counters, idempotency_keys,
+    RecommendationRow,
+    ServiceRequest,
+    TimelineEntry,
+    User,
+    counters,
+    idempotency_keys,
 )
 from services.intake.schemas import Counts, TokenOut, UserIn
 from shared.auth import Principal, hash_password, issue_refresh_token, issue_token
 from shared.contracts import customer_view, names
-from shared.contracts.enums import BUCKETS, BillingStatus, OfferKind, Priority, Role, Status
+from shared.contracts.enums import BUCKETS, BillingStatus, Kind, OfferKind, Priority, Role, Status
 from shared.contracts.messages import describe, portal_path
 from shared.contracts.models import Audience, Recipient, RecordTransition, RequestState, StartRequest
 from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, SLA_KEY, STATUS_KEY
@@ -35,9 +45,16 @@ SORTS = {"created_at", "-created_at", "updated_at", "-updated_at"}
 
 # --- accounts and tokens ------------------------------------------------------------------------
 def principal_of(user: User) -> Principal:
-    return Principal(user_id=user.id, role=Role(user.role), email=user.email, name=user.full_name,
-                     customer_id=user.customer_id, provider_id=user.provider_id, org_admin=user.org_admin,
-                     token_version=user.token_version)
+    return Principal(
+        user_id=user.id,
+        role=Role(user.role),
+        email=user.email,
+        name=user.full_name,
+        customer_id=user.customer_id,
+        provider_id=user.provider_id,
+        org_admin=user.org_admin,
+        token_version=user.token_version,
+    )
 
 
 def token_pair(user: User, session_started: int | None = None) -> TokenOut:
@@ -49,9 +66,17 @@ def token_pair(user: User, session_started: int | None = None) -> TokenOut:
 
 async def create_user(db, body: UserIn) -> User:
     """Shared by `POST /users` and the CLI's create-admin."""
-    user = User(email=body.email.lower(), password_hash=hash_password(body.password), full_name=body.full_name,
-                role=body.role.value, customer_id=body.customer_id, provider_id=body.provider_id,
-                org_admin=body.org_admin, phone=body.phone, notification_email=body.notification_email)
+    user = User(
+        email=body.email.lower(),
+        password_hash=hash_password(body.password),
+        full_name=body.full_name,
+        role=body.role.value,
+        customer_id=body.customer_id,
+        provider_id=body.provider_id,
+        org_admin=body.org_admin,
+        phone=body.phone,
+        notification_email=body.notification_email,
+    )
     db.add(user)
     await db.flush()
     return user
@@ -60,8 +85,12 @@ async def create_user(db, body: UserIn) -> User:
 async def is_current(db, principal: Principal) -> bool:
     """Whether the token's user is still active, of the token's role, and the token of its current version."""
     user = await db.get(User, principal.user_id)
-    return (user is not None and user.active and user.token_version == principal.token_version
-            and user.role == principal.role.value)
+    return (
+        user is not None
+        and user.active
+        and user.token_version == principal.token_version
+        and user.role == principal.role.value
+    )
 
 
 async def token_is_current(request: Request, principal: Principal, token: str) -> bool:
@@ -99,25 +128,50 @@ async def load_visible(db, user: Principal, number: str) -> ServiceRequest:
 async def start_workflow(temporal, clocks, row: ServiceRequest, user: Principal) -> None:
     """Start (or find already started) the request's workflow; the id makes a repeat harmless, and a workflow
     that has already ended (paid or cancelled) is never started again."""
-    start = StartRequest(number=row.number, customer_id=row.customer_id, asset_id=row.asset_id, kind=row.kind,
-                         priority=row.priority, summary=row.summary, created_at=row.created_at,
-                         actor=user.actor(), clocks=clocks)
-    try:
+    start = StartRequest(
+        number=row.number,
+        customer_id=row.customer_id,
+        asset_id=row.asset_id,
+        kind=Kind(row.kind),
+        priority=Priority(row.priority),
+        summary=row.summary,
+        created_at=row.created_at,
+        actor=user.actor(),
+        clocks=clocks,
+    )
+    with contextlib.suppress(WorkflowAlreadyStartedError):  # it ran and ended
         await temporal.start_workflow(
-            names.SERVICE_REQUEST_WORKFLOW, start, id=names.request_workflow_id(row.number),
-            task_queue=names.WORKFLOW_TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            names.SERVICE_REQUEST_WORKFLOW,
+            start,
+            id=names.request_workflow_id(row.number),
+            task_queue=names.WORKFLOW_TASK_QUEUE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(STATUS_KEY, Status.draft.value), SearchAttributePair(PRIORITY_KEY, row.priority),
-                SearchAttributePair(CUSTOMER_KEY, str(row.customer_id)), SearchAttributePair(SLA_KEY, False)]),
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(STATUS_KEY, Status.draft.value),
+                    SearchAttributePair(PRIORITY_KEY, row.priority),
+                    SearchAttributePair(CUSTOMER_KEY, str(row.customer_id)),
+                    SearchAttributePair(SLA_KEY, False),
+                ]
+            ),
         )
-    except WorkflowAlreadyStartedError:
-        pass  # it ran and ended
 
 
-async def search_requests(db, user: Principal, *, q: str | None, status: list[str] | None, priority: Priority | None,
-                          customer_id: int | None, provider_id: int | None, sort: str, limit: int,
-                          cursor: str | None, console: ConsoleFilters | None = None) -> dict:
+async def search_requests(
+    db,
+    user: Principal,
+    *,
+    q: str | None,
+    status: list[str] | None,
+    priority: Priority | None,
+    customer_id: int | None,
+    provider_id: int | None,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+    console: ConsoleFilters | None = None,
+) -> dict:
     if sort not in SORTS:
         raise HTTPException(422, f"sort must be one of {', '.join(sorted(SORTS))}")
     valid = {s.value for s in Status}
@@ -152,8 +206,12 @@ async def search_requests(db, user: Principal, *, q: str | None, status: list[st
             query = query.where(or_(column > value, and_(column == value, ServiceRequest.id > last_id)))
     order = (column.desc(), ServiceRequest.id.desc()) if descending else (column.asc(), ServiceRequest.id.asc())
     rows = list((await db.execute(query.order_by(*order).limit(limit + 1))).scalars())
-    return page(rows, limit, lambda r: views.request_out(user, r),
-                lambda last: {"v": getattr(last, sort.lstrip("-")).isoformat(), "id": last.id})
+    return page(
+        rows,
+        limit,
+        lambda r: views.request_out(user, r),
+        lambda last: {"v": getattr(last, sort.lstrip("-")).isoformat(), "id": last.id},
+    )
 
 
 @dataclass
@@ -169,12 +227,14 @@ class ConsoleFilters:
     billing_status: BillingStatus | None = None
 
     def apply(self, query):
-        for column, first, last in ((ServiceRequest.created_at, self.created_from, self.created_to),
-                                    (ServiceRequest.due_at, self.due_from, self.due_to)):
+        for column, first, last in (
+            (ServiceRequest.created_at, self.created_from, self.created_to),
+            (ServiceRequest.due_at, self.due_from, self.due_to),
+        ):
             if first is not None:
-                query = query.where(column >= datetime.combine(first, time.min, timezone.utc))
+                query = query.where(column >= datetime.combine(first, time.min, UTC))
             if last is not None and last < date.max:
-                query = query.where(column < datetime.combine(last + timedelta(days=1), time.min, timezone.utc))
+                query = query.where(column < datetime.combine(last + timedelta(days=1), time.min, UTC))
         if self.sla_breached is not None:
             query = query.where(ServiceRequest.sla_breached == self.sla_breached)
         if self.billing_status is not None:
@@ -192,11 +252,15 @@ async def bucket_counts(db, customer_ids: list[int]) -> dict[int, Counts]:
     """The five dashboard buckets, counted from the read copy in one grouped query."""
     if not customer_ids:
         return {}
-    columns = [func.sum(case((ServiceRequest.status.in_([s.value for s in statuses]), 1), else_=0)).label(bucket)
-               for bucket, statuses in BUCKETS.items()]
-    rows = await db.execute(select(ServiceRequest.customer_id, *columns)
-                            .where(ServiceRequest.customer_id.in_(customer_ids))
-                            .group_by(ServiceRequest.customer_id))
+    columns = [
+        func.sum(case((ServiceRequest.status.in_([s.value for s in statuses]), 1), else_=0)).label(bucket)
+        for bucket, statuses in BUCKETS.items()
+    ]
+    rows = await db.execute(
+        select(ServiceRequest.customer_id, *columns)
+        .where(ServiceRequest.customer_id.in_(customer_ids))
+        .group_by(ServiceRequest.customer_id)
+    )
     return {row.customer_id: Counts(**{b: int(getattr(row, b) or 0) for b in BUCKETS}) for row in rows}
 
 
@@ -209,6 +273,7 @@ def format_request_number(value: int) -> str:
 
 
 # --- the read copy the workflow keeps (through activities) -------------------------------------
+
 
 def apply_state(row: ServiceRequest, state: RequestState) -> None:
     row.status = state.status.value
@@ -230,24 +295,38 @@ async def record_transition(db: AsyncSession, inp: RecordTransition) -> list[Rec
     if state.version > row.version:
         apply_state(row, state)
         row.updated_at = event.at
-    exists = (await db.execute(select(TimelineEntry.id).where(
-        TimelineEntry.request_number == state.number, TimelineEntry.seq == event.seq))).first()
+    exists = (
+        await db.execute(
+            select(TimelineEntry.id).where(TimelineEntry.request_number == state.number, TimelineEntry.seq == event.seq)
+        )
+    ).first()
     if not exists:
         if event.kind == "note" and event.detail.get("note_id"):
             # The note was written when it was posted; the event only gives it its place in order.
-            await db.execute(update(TimelineEntry).where(TimelineEntry.id == event.detail["note_id"])
-                             .values(seq=event.seq))
+            await db.execute(
+                update(TimelineEntry).where(TimelineEntry.id == event.detail["note_id"]).values(seq=event.seq)
+            )
         else:
-            db.add(TimelineEntry(
-                request_number=state.number, seq=event.seq, kind=event.kind, status=event.status.value,
-                previous_status=event.previous_status.value if event.previous_status else None,
-                actor_user_id=event.actor.user_id, actor_role=event.actor.role.value if event.actor.role else None,
-                actor_name=event.actor.name, detail=event.detail, at=event.at))
+            db.add(
+                TimelineEntry(
+                    request_number=state.number,
+                    seq=event.seq,
+                    kind=event.kind,
+                    status=event.status.value,
+                    previous_status=event.previous_status.value if event.previous_status else None,
+                    actor_user_id=event.actor.user_id,
+                    actor_role=event.actor.role.value if event.actor.role else None,
+                    actor_name=event.actor.name,
+                    detail=event.detail,
+                    at=event.at,
+                )
+            )
         if event.kind == "response":
-            await db.execute(update(RecommendationRow)
-                             .where(RecommendationRow.id == event.detail["recommendation_id"])
-                             .values(decision=event.detail["decision"], comment=event.detail.get("comment"),
-                                     responded_at=event.at))
+            await db.execute(
+                update(RecommendationRow)
+                .where(RecommendationRow.id == event.detail["recommendation_id"])
+                .values(decision=event.detail["decision"], comment=event.detail.get("comment"), responded_at=event.at)
+            )
     await db.commit()
     return addressed(inp, await recipients(db, state, audiences_of(inp)))
 
@@ -262,8 +341,9 @@ def addressed(inp: RecordTransition, people: list[User]) -> list[Recipient]:
     customer_words: tuple[str, str] | None = None
     found = []
     for user in people:
-        recipient = Recipient(user_id=user.id, email=user.notification_email or user.email, name=user.full_name,
-                              path=path)
+        recipient = Recipient(
+            user_id=user.id, email=user.notification_email or user.email, name=user.full_name, path=path
+        )
         if user.role == Role.customer.value:
             if not customer_hears:
                 continue
@@ -283,7 +363,7 @@ def audiences_of(inp: RecordTransition) -> list[Audience]:
 
 
 async def recipients(db: AsyncSession, state: RequestState, audiences: list[Audience]) -> list[User]:
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     for audience in audiences:
         if audience == "customer":
             conditions.append((User.role == Role.customer.value) & (User.customer_id == state.customer_id))
@@ -293,7 +373,8 @@ async def recipients(db: AsyncSession, state: RequestState, audiences: list[Audi
             if state.offer_kind == OfferKind.marketplace:
                 conditions.append(User.role == Role.provider.value)
             else:
-                ids = state.offer_provider_ids or [state.offer_target_id]
+                target = [state.offer_target_id] if state.offer_target_id is not None else []
+                ids = state.offer_provider_ids or target
                 conditions.append((User.role == Role.provider.value) & (User.provider_id.in_(ids)))
         elif audience == "dispatchers":
             conditions.append(User.role == Role.dispatcher.value)
@@ -301,5 +382,6 @@ async def recipients(db: AsyncSession, state: RequestState, audiences: list[Audi
             conditions.append(User.role == Role.accounts_receivable.value)
     if not conditions:
         return []
-    return list((await db.execute(select(User).where(User.active.is_(True), or_(*conditions))
-                                  .order_by(User.id))).scalars())
+    return list(
+        (await db.execute(select(User).where(User.active.is_(True), or_(*conditions)).order_by(User.id))).scalars()
+    )

@@ -3,9 +3,11 @@ bytes never pass through our processes. boto3 is synchronous: calls run in a thr
 
 A store that does not answer (refused, timed out, or a 5xx of its own) is `StorageUnavailable`: the API's
 answer is a 503 the caller may retry, and a Temporal activity that meets it fails and is retried."""
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from urllib.parse import quote
 
@@ -23,8 +25,12 @@ SINGLE_PUT_MAX = 100 * 1024 * 1024
 PART_SIZE = 64 * 1024 * 1024
 URL_TTL = 900  # seconds a presigned upload or download URL stays valid
 # A store that is down answers in seconds, not after botocore's default five attempts with a minute's timeout each.
-CLIENT_CONFIG = Config(signature_version="s3v4", s3={"addressing_style": "path"}, connect_timeout=5,
-                       retries={"mode": "standard", "total_max_attempts": 3})
+CLIENT_CONFIG = Config(
+    signature_version="s3v4",
+    s3={"addressing_style": "path"},
+    connect_timeout=5,
+    retries={"mode": "standard", "total_max_attempts": 3},
+)
 
 SPREADSHEET_TYPES = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -35,8 +41,16 @@ SPREADSHEET_TYPES = {
 
 
 # Raster images only: an SVG is a document that can carry script, and is refused like any other type.
-IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif", "image/tiff",
-               "image/bmp"}
+IMAGE_TYPES = {
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/heic",
+    "image/heif",
+    "image/tiff",
+    "image/bmp",
+}
 
 
 def allowed_content_type(content_type: str) -> bool:
@@ -55,8 +69,9 @@ def sniff(head: bytes) -> str | None:
             return "spreadsheet"
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2: legacy .xls
         return "spreadsheet"
-    if head.startswith(b"PK\x03\x04") and (b"xl/" in head or b"[Content_Types].xml" in head
-                                            or b"opendocument.spreadsheet" in head):
+    if head.startswith(b"PK\x03\x04") and (
+        b"xl/" in head or b"[Content_Types].xml" in head or b"opendocument.spreadsheet" in head
+    ):
         return "spreadsheet"
     try:
         text = head.decode("utf-8")
@@ -83,8 +98,11 @@ def family(content_type: str) -> str:
 
 class StorageUnavailable(HTTPException):
     def __init__(self) -> None:
-        super().__init__(503, "file storage is not answering right now; nothing was stored, try again in a minute",
-                         headers={"Retry-After": "30"})
+        super().__init__(
+            503,
+            "file storage is not answering right now; nothing was stored, try again in a minute",
+            headers={"Retry-After": "30"},
+        )
 
 
 async def call(fn, **params):
@@ -113,14 +131,18 @@ class Storage:
         self.browser_origins = sorted({settings.portal_url.rstrip("/"), settings.gateway_url.rstrip("/")})
         self.s3 = self._client(settings, settings.s3_url)
         # Presigned URLs carry the address a browser reaches (FIELDOPS_S3_PUBLIC_ENDPOINT); signing needs no network.
-        self.presigner = (self.s3 if settings.s3_public_url == settings.s3_url
-                          else self._client(settings, settings.s3_public_url))
+        self.presigner = (
+            self.s3 if settings.s3_public_url == settings.s3_url else self._client(settings, settings.s3_public_url)
+        )
 
     @staticmethod
     def _client(settings: Settings, endpoint: str):
         return boto3.client(
-            "s3", endpoint_url=endpoint, aws_access_key_id=settings.s3_access_key,
-            aws_secret_access_key=settings.s3_secret_key, region_name=settings.s3_region,
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=settings.s3_access_key,
+            aws_secret_access_key=settings.s3_secret_key,
+            region_name=settings.s3_region,
             config=CLIENT_CONFIG,
         )
 
@@ -132,9 +154,20 @@ class Storage:
         # Set at every start, so a changed portal address reaches an existing bucket. ETag is exposed because a
         # browser's multipart upload reads each part's ETag to complete it.
         try:
-            self.s3.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [{
-                "AllowedOrigins": self.browser_origins, "AllowedMethods": ["PUT", "GET", "HEAD"],
-                "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 3600}]})
+            self.s3.put_bucket_cors(
+                Bucket=self.bucket,
+                CORSConfiguration={
+                    "CORSRules": [
+                        {
+                            "AllowedOrigins": self.browser_origins,
+                            "AllowedMethods": ["PUT", "GET", "HEAD"],
+                            "AllowedHeaders": ["*"],
+                            "ExposeHeaders": ["ETag"],
+                            "MaxAgeSeconds": 3600,
+                        }
+                    ]
+                },
+            )
         except ClientError as exc:
             # MinIO's community server has no per-bucket CORS: it takes its origins from MINIO_API_CORS_ALLOW_ORIGIN
             # (docker-compose.yml sets it to the portal's address) and always exposes ETag.
@@ -147,31 +180,37 @@ class Storage:
             # the store is asked first, so the caller hears the 503 now.
             await call(self.s3.head_bucket, Bucket=self.bucket)
             url = await asyncio.to_thread(
-                self.presigner.generate_presigned_url, "put_object",
+                self.presigner.generate_presigned_url,
+                "put_object",
                 Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
-                ExpiresIn=URL_TTL)
+                ExpiresIn=URL_TTL,
+            )
             return {"method": "PUT", "url": url, "headers": {"Content-Type": content_type}}, None
         created = await call(self.s3.create_multipart_upload, Bucket=self.bucket, Key=key, ContentType=content_type)
         upload_id = created["UploadId"]
         parts = []
         for number in range(1, math.ceil(size / PART_SIZE) + 1):
             url = await asyncio.to_thread(
-                self.presigner.generate_presigned_url, "upload_part",
+                self.presigner.generate_presigned_url,
+                "upload_part",
                 Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number},
-                ExpiresIn=URL_TTL)
+                ExpiresIn=URL_TTL,
+            )
             parts.append({"part_number": number, "url": url})
         return {"method": "PUT", "part_size": PART_SIZE, "parts": parts}, upload_id
 
     async def complete_multipart(self, key: str, upload_id: str, parts: list[dict]) -> None:
         await call(
-            self.s3.complete_multipart_upload, Bucket=self.bucket, Key=key, UploadId=upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": p["part_number"], "ETag": p["etag"]} for p in parts]})
+            self.s3.complete_multipart_upload,
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p["part_number"], "ETag": p["etag"]} for p in parts]},
+        )
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
-        try:
+        with contextlib.suppress(ClientError):
             await call(self.s3.abort_multipart_upload, Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except ClientError:
-            pass
 
     async def size(self, key: str) -> int | None:
         try:
@@ -189,10 +228,11 @@ class Storage:
 
     async def download_url(self, key: str, filename: str) -> str:
         return await asyncio.to_thread(
-            self.presigner.generate_presigned_url, "get_object",
-            Params={"Bucket": self.bucket, "Key": key,
-                    "ResponseContentDisposition": content_disposition(filename)},
-            ExpiresIn=300)
+            self.presigner.generate_presigned_url,
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": key, "ResponseContentDisposition": content_disposition(filename)},
+            ExpiresIn=300,
+        )
 
 
 def storage(state) -> Storage:

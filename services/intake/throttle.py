@@ -8,6 +8,7 @@
 
 Failures are rows of `sign_in_failures`, keyed `account:<email>` or `address:<ip>`, so one never passes for the other.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,15 +44,20 @@ def account_delay(failures: int) -> float:
 async def _recent(db, key: str):
     """How many failures under `key` lie within the window, and when the oldest of them was."""
     since = utcnow() - WINDOW
-    return (await db.execute(select(func.count(), func.min(SignInFailure.at))
-                             .where(SignInFailure.email == key, SignInFailure.at >= since))).one()
+    return (
+        await db.execute(
+            select(func.count(), func.min(SignInFailure.at)).where(
+                SignInFailure.email == key, SignInFailure.at >= since
+            )
+        )
+    ).one()
 
 
 async def admit(db, email: str, address: str | None) -> None:
     """Before a password is checked: a 429 for a locked address, then the account's delay waited out. A signed-in
     user confirming its password has no address here (the portal's own address would stand for all its users)."""
     count, oldest = await _recent(db, address_key(address)) if address is not None else (0, None)
-    if count >= ADDRESS_LIMIT:
+    if count >= ADDRESS_LIMIT and oldest is not None:  # the count has an oldest failure
         retry = max(1, math.ceil((oldest + WINDOW - utcnow()).total_seconds()))
         raise HTTPException(429, "too many failed sign-ins; try again later", headers={"Retry-After": str(retry)})
     failures, _ = await _recent(db, account_key(email))

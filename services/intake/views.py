@@ -1,9 +1,10 @@
 """Intake's answers as each caller sees them. A customer gets the customer's view that
 shared/contracts/customer_view.py decides (API.md, "What a customer sees"); operators and providers get
 everything. Every route that shows a request, its timeline or its attachments goes through here."""
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from fastapi import HTTPException
 

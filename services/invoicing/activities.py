@@ -1,5 +1,6 @@
 """Invoicing's activities: invoice status, payment collection (exactly once per work order), customer invoices;
 the logic is in service.py."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,11 +8,18 @@ import asyncio
 from temporalio import activity
 
 from services.invoicing.service import (
-    collect_approved, issue_customer_invoice, mark_provider_invoice, settle_customer_invoice,
+    collect_approved,
+    issue_customer_invoice,
+    mark_provider_invoice,
+    settle_customer_invoice,
 )
 from shared.contracts import names
 from shared.contracts.models import (
-    CollectApproved, CollectedPayments, CustomerInvoiceIssued, IssueCustomerInvoice, MarkProviderInvoice,
+    CollectApproved,
+    CollectedPayments,
+    CustomerInvoiceIssued,
+    IssueCustomerInvoice,
+    MarkProviderInvoice,
     SettleCustomerInvoice,
 )
 from shared.service_app import ServiceState

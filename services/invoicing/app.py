@@ -1,4 +1,5 @@
 """The invoicing service: provider invoices, payment approval and runs, customer invoices and PDFs."""
+
 from services.invoicing import activities, routes
 from shared.service_app import create_app
 

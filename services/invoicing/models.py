@@ -1,4 +1,5 @@
 """Invoicing's own tables: provider invoices, payment runs and payments, customer invoices. Money in cents."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Customer invoices as PDF documents (fpdf2)."""
+
 from __future__ import annotations
 
 from fpdf import FPDF

@@ -1,4 +1,5 @@
 """Provider invoice rules (API.md, the providers' quick reference). Each broken rule is named."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """Invoicing's logic, called by its routes and its activities alike: provider invoices and the work orders they
 belong to, payments and payment runs, customer invoices."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,18 @@ from shared.auth import Principal, need
 from shared.contracts import names
 from shared.contracts.enums import Role
 from shared.contracts.models import (
-    Actor, CollectApproved, CollectedPayments, CustomerInvoiceIssued, IssueCustomerInvoice, MarkProviderInvoice,
-    Payment as CollectedPayment, PaymentRunInput, PaymentRunResult, SettleCustomerInvoice,
+    Actor,
+    CollectApproved,
+    CollectedPayments,
+    CustomerInvoiceIssued,
+    IssueCustomerInvoice,
+    MarkProviderInvoice,
+    PaymentRunInput,
+    PaymentRunResult,
+    SettleCustomerInvoice,
+)
+from shared.contracts.models import (
+    Payment as CollectedPayment,
 )
 from shared.counters import next_value
 from shared.db import utcnow
@@ -37,10 +48,20 @@ INVOICEABLE = ("accepted", "completed", "paid")
 
 # --- provider invoices -------------------------------------------------------------------------------
 def invoice_out(row: ProviderInvoice) -> ProviderInvoiceOut:
-    return ProviderInvoiceOut(id=row.id, work_order_number=row.work_order_number, request_number=row.request_number,
-                              provider_id=row.provider_id, invoice_number=row.invoice_number, parts=money(row.parts),
-                              labor=money(row.labor), tax=money(row.tax), total=money(row.total), status=row.status,
-                              submitted_at=row.submitted_at, updated_at=row.updated_at)
+    return ProviderInvoiceOut(
+        id=row.id,
+        work_order_number=row.work_order_number,
+        request_number=row.request_number,
+        provider_id=row.provider_id,
+        invoice_number=row.invoice_number,
+        parts=money(row.parts),
+        labor=money(row.labor),
+        tax=money(row.tax),
+        total=money(row.total),
+        status=row.status,
+        submitted_at=row.submitted_at,
+        updated_at=row.updated_at,
+    )
 
 
 async def provider_work_order(state, user: Principal, wo: str) -> dict:
@@ -56,13 +77,15 @@ async def provider_work_order(state, user: Principal, wo: str) -> dict:
     return work_order
 
 
-async def save_provider_invoice(db, wo: str, request_number: str, provider_id: int, invoice_number: str, parts: int,
-                                labor: int, tax: int) -> ProviderInvoice:
+async def save_provider_invoice(
+    db, wo: str, request_number: str, provider_id: int, invoice_number: str, parts: int, labor: int, tax: int
+) -> ProviderInvoice:
     """Write the provider's draft invoice for a work order: created on the first save, refused once submitted."""
-    row = (await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == wo))).scalar_one_or_none()
+    row = (
+        await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == wo))
+    ).scalar_one_or_none()
     if row is None:
-        row = ProviderInvoice(work_order_number=wo, request_number=request_number,
-                              provider_id=provider_id)
+        row = ProviderInvoice(work_order_number=wo, request_number=request_number, provider_id=provider_id)
         db.add(row)
     elif row.status != "draft":
         raise HTTPException(409, f"the invoice for work order {wo} was already {row.status}; it can no longer change")
@@ -73,8 +96,9 @@ async def save_provider_invoice(db, wo: str, request_number: str, provider_id: i
         await db.commit()
     except IntegrityError as exc:  # two first saves at once: the unique work order lets one win
         await db.rollback()
-        raise HTTPException(409, f"the invoice for work order {wo} was being saved at the same time; "
-                                 "send it again to update it") from exc
+        raise HTTPException(
+            409, f"the invoice for work order {wo} was being saved at the same time; send it again to update it"
+        ) from exc
     return row
 
 
@@ -85,8 +109,15 @@ async def refreshed(db, invoice_id: int) -> ProviderInvoice:
 
 # --- payment runs and payments ----------------------------------------------------------------------
 def payment_out(p: Payment) -> PaymentOut:
-    return PaymentOut(reference=p.reference, work_order_number=p.work_order_number, request_number=p.request_number,
-                      provider_id=p.provider_id, amount=money(p.amount), paid_at=p.paid_at, run_id=p.run_id)
+    return PaymentOut(
+        reference=p.reference,
+        work_order_number=p.work_order_number,
+        request_number=p.request_number,
+        provider_id=p.provider_id,
+        amount=money(p.amount),
+        paid_at=p.paid_at,
+        run_id=p.run_id,
+    )
 
 
 async def run_payments(db, temporal, run_id: str, actor: Actor) -> PaymentRunOut:
@@ -95,10 +126,14 @@ async def run_payments(db, temporal, run_id: str, actor: Actor) -> PaymentRunOut
     try:
         # The same key again joins the run it started, while it runs or once it is over (never a second run).
         handle = await temporal.start_workflow(
-            names.PAYMENT_RUN_WORKFLOW, PaymentRunInput(run_id=run_id, requested_by=actor), id=workflow_id,
-            task_queue=names.WORKFLOW_TASK_QUEUE, result_type=PaymentRunResult,
+            names.PAYMENT_RUN_WORKFLOW,
+            PaymentRunInput(run_id=run_id, requested_by=actor),
+            id=workflow_id,
+            task_queue=names.WORKFLOW_TASK_QUEUE,
+            result_type=PaymentRunResult,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
     except WorkflowAlreadyStartedError:
         handle = temporal.get_workflow_handle(workflow_id, result_type=PaymentRunResult)
     try:
@@ -107,8 +142,9 @@ async def run_payments(db, temporal, run_id: str, actor: Actor) -> PaymentRunOut
         raise HTTPException(409, f"payment run {run_id} did not complete; start another with a new key") from exc
     run = await db.get(PaymentRun, result.run_id)
     payments = (await db.execute(select(Payment).where(Payment.run_id == run.id).order_by(Payment.id))).scalars()
-    return PaymentRunOut(id=run.id, started_at=run.started_at, payments=[payment_out(p) for p in payments],
-                         total=money(run.total))
+    return PaymentRunOut(
+        id=run.id, started_at=run.started_at, payments=[payment_out(p) for p in payments], total=money(run.total)
+    )
 
 
 def manual_run_id(key: str | None) -> str:
@@ -121,16 +157,26 @@ def manual_run_id(key: str | None) -> str:
 
 # --- customer invoices ---------------------------------------------------------------------------------
 def customer_invoice_out(row: CustomerInvoice) -> CustomerInvoiceOut:
-    return CustomerInvoiceOut(id=row.id, number=row.number, request_number=row.request_number,
-                              customer_id=row.customer_id, status=row.status, lines=row.lines, total=money(row.total),
-                              amount_paid=money(row.amount_paid) if row.amount_paid is not None else None,
-                              issued_at=row.issued_at, paid_at=row.paid_at)
+    return CustomerInvoiceOut(
+        id=row.id,
+        number=row.number,
+        request_number=row.request_number,
+        customer_id=row.customer_id,
+        status=row.status,
+        lines=row.lines,
+        total=money(row.total),
+        amount_paid=money(row.amount_paid) if row.amount_paid is not None else None,
+        issued_at=row.issued_at,
+        paid_at=row.paid_at,
+    )
 
 
 async def visible_invoice(db, user: Principal, invoice_id: int) -> CustomerInvoice:
     row = await db.get(CustomerInvoice, invoice_id)
-    allowed = row is not None and (user.role in (Role.accounts_receivable, Role.admin)
-                                   or (user.role == Role.customer and row.customer_id == user.customer_id))
+    allowed = row is not None and (
+        user.role in (Role.accounts_receivable, Role.admin)
+        or (user.role == Role.customer and row.customer_id == user.customer_id)
+    )
     if not allowed:
         raise HTTPException(404, "invoice not found")
     return row
@@ -138,8 +184,9 @@ async def visible_invoice(db, user: Principal, invoice_id: int) -> CustomerInvoi
 
 # --- what the workflow asks (through activities) ---------------------------------------------------
 async def mark_provider_invoice(db, inp: MarkProviderInvoice) -> None:
-    invoice = (await db.execute(select(ProviderInvoice).where(
-        ProviderInvoice.work_order_number == inp.work_order_number))).scalar_one_or_none()
+    invoice = (
+        await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == inp.work_order_number))
+    ).scalar_one_or_none()
     if invoice is None:
         raise ApplicationError(f"no provider invoice for work order {inp.work_order_number}")
     if inp.status == "submitted" and invoice.status == "draft":
@@ -155,15 +202,29 @@ async def collect_approved(db, inp: CollectApproved) -> CollectedPayments:
     if await db.get(PaymentRun, inp.run_id) is None:
         db.add(PaymentRun(id=inp.run_id, started_at=inp.started_at))
         await db.commit()
-    approved = (await db.execute(select(ProviderInvoice).where(ProviderInvoice.status == "approved")
-                                 .order_by(ProviderInvoice.id))).scalars().all()
+    approved = (
+        (
+            await db.execute(
+                select(ProviderInvoice).where(ProviderInvoice.status == "approved").order_by(ProviderInvoice.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     for invoice in approved:
         try:
             async with db.begin_nested():
-                db.add(Payment(work_order_number=invoice.work_order_number, request_number=invoice.request_number,
-                               reference=payment_reference(invoice.invoice_number, invoice.work_order_number),
-                               provider_id=invoice.provider_id, amount=invoice.total, run_id=inp.run_id,
-                               paid_at=utcnow()))
+                db.add(
+                    Payment(
+                        work_order_number=invoice.work_order_number,
+                        request_number=invoice.request_number,
+                        reference=payment_reference(invoice.invoice_number, invoice.work_order_number),
+                        provider_id=invoice.provider_id,
+                        amount=invoice.total,
+                        run_id=inp.run_id,
+                        paid_at=utcnow(),
+                    )
+                )
                 invoice.status = "paid"
         except IntegrityError:
             continue  # another run paid it
@@ -172,24 +233,43 @@ async def collect_approved(db, inp: CollectApproved) -> CollectedPayments:
     run = await db.get(PaymentRun, inp.run_id)
     run.payments, run.total = len(paid), sum(p.amount for p in paid)
     await db.commit()
-    return CollectedPayments(items=[
-        CollectedPayment(request_number=p.request_number, work_order_number=p.work_order_number, reference=p.reference,
-                   amount=money(p.amount), paid_at=p.paid_at) for p in paid])
+    return CollectedPayments(
+        items=[
+            CollectedPayment(
+                request_number=p.request_number,
+                work_order_number=p.work_order_number,
+                reference=p.reference,
+                amount=money(p.amount),
+                paid_at=p.paid_at,
+            )
+            for p in paid
+        ]
+    )
 
 
 async def issue_customer_invoice(db, inp: IssueCustomerInvoice, markup: float) -> CustomerInvoiceIssued:
-    existing = (await db.execute(select(CustomerInvoice).where(
-        CustomerInvoice.request_number == inp.request_number))).scalar_one_or_none()
+    existing = (
+        await db.execute(select(CustomerInvoice).where(CustomerInvoice.request_number == inp.request_number))
+    ).scalar_one_or_none()
     if existing is None:
-        provider = (await db.execute(select(ProviderInvoice).where(
-            ProviderInvoice.work_order_number == inp.work_order_number))).scalar_one_or_none()
+        provider = (
+            await db.execute(select(ProviderInvoice).where(ProviderInvoice.work_order_number == inp.work_order_number))
+        ).scalar_one_or_none()
         parts, labor, tax = (provider.parts, provider.labor, provider.tax) if provider else (0, 0, 0)
-        lines = [{"description": name, "amount": money(marked_up(cents, markup))}
-                 for name, cents in (("Parts", parts), ("Labour", labor), ("Tax", tax))]
+        lines = [
+            {"description": name, "amount": money(marked_up(cents, markup))}
+            for name, cents in (("Parts", parts), ("Labour", labor), ("Tax", tax))
+        ]
         total = sum(parse_money(line["amount"]) for line in lines)
         number = f"INV-{await next_value(db, counters, 'customer_invoice'):06d}"
-        existing = CustomerInvoice(number=number, request_number=inp.request_number, customer_id=inp.customer_id,
-                                   lines=lines, total=total, issued_at=inp.issued_at)
+        existing = CustomerInvoice(
+            number=number,
+            request_number=inp.request_number,
+            customer_id=inp.customer_id,
+            lines=lines,
+            total=total,
+            issued_at=inp.issued_at,
+        )
         db.add(existing)
         await db.commit()
     return CustomerInvoiceIssued(id=existing.id, number=existing.number, total=money(existing.total))

@@ -1,4 +1,5 @@
 """Notifications' own tables: the in-portal feed and the ledger of emails sent."""
+
 from __future__ import annotations
 
 from datetime import datetime

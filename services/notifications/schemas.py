@@ -1,4 +1,5 @@
 """The notification feed's response bodies."""
+
 from __future__ import annotations
 
 from datetime import datetime

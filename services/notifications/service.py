@@ -9,6 +9,7 @@ and that repeat carries the same Message-ID, so mail clients show it once.
 
 What each person reads comes with the event: a recipient's own words when intake gave it some (a customer's),
 else the event's. Every email ends with the link to its page in the portal (`FIELDOPS_PUBLIC_URL`)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -60,8 +61,15 @@ async def add_to_feed(db, inp: Deliver, recipient: Recipient) -> None:
     subject, body = words_for(inp, recipient)
     try:
         async with db.begin_nested():
-            db.add(Notification(key=f"{inp.key}:{recipient.user_id}", user_id=recipient.user_id,
-                                request_number=inp.request_number, subject=subject, body=body))
+            db.add(
+                Notification(
+                    key=f"{inp.key}:{recipient.user_id}",
+                    user_id=recipient.user_id,
+                    request_number=inp.request_number,
+                    subject=subject,
+                    body=body,
+                )
+            )
     except IntegrityError:
         pass  # written by an earlier attempt
     await db.commit()
@@ -81,10 +89,15 @@ async def claim(db, mid: str, recipient: Recipient, subject: str) -> bool:
         return True
     if email.status == "sent":
         return False
-    taken = await db.execute(update(Email).where(
-        Email.message_id == mid, Email.status != "sent",
-        or_(Email.claimed_at.is_(None), Email.claimed_at < now - CLAIM_LEASE),
-    ).values(claimed_at=now, attempts=Email.attempts + 1))
+    taken = await db.execute(
+        update(Email)
+        .where(
+            Email.message_id == mid,
+            Email.status != "sent",
+            or_(Email.claimed_at.is_(None), Email.claimed_at < now - CLAIM_LEASE),
+        )
+        .values(claimed_at=now, attempts=Email.attempts + 1)
+    )
     await db.commit()
     if taken.rowcount != 1:
         raise busy(mid)
@@ -101,8 +114,10 @@ async def deliver(db, settings: Settings, inp: Deliver) -> int:
         if not await claim(db, mid, recipient, subject):
             continue
         try:
-            await mailer.send(settings, mailer.build_message(settings, recipient.email, subject,
-                                                             email_text(settings, inp, recipient), mid))
+            await mailer.send(
+                settings,
+                mailer.build_message(settings, recipient.email, subject, email_text(settings, inp, recipient), mid),
+            )
         except BaseException:
             await db.execute(update(Email).where(Email.message_id == mid).values(claimed_at=None))
             await db.commit()
@@ -114,5 +129,10 @@ async def deliver(db, settings: Settings, inp: Deliver) -> int:
 
 
 async def unread_count(db, user_id: int) -> int:
-    return (await db.execute(select(func.count()).select_from(Notification)
-                             .where(Notification.user_id == user_id, Notification.read_at.is_(None)))).scalar_one()
+    return (
+        await db.execute(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+    ).scalar_one()

@@ -1,5 +1,6 @@
 """Routing's activities: issue work order numbers and keep work orders in step with the workflow (the logic is
 in service.py)."""
+
 from __future__ import annotations
 
 from temporalio import activity

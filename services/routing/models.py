@@ -1,4 +1,5 @@
 """Routing's own tables: provider companies, teams, and work orders with their offers."""
+
 from __future__ import annotations
 
 from datetime import datetime

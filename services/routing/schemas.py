@@ -54,8 +54,16 @@ class DeleteIn(BaseModel):
     reason: str = Field(default="deleted by dispatcher", min_length=1, max_length=1000)
 
 
-BulkAction = Literal["publish", "assign", "assign-team", "send-to-marketplace", "delete", "invoiced",
-                     "invoice-not-required", "approve-payment"]
+BulkAction = Literal[
+    "publish",
+    "assign",
+    "assign-team",
+    "send-to-marketplace",
+    "delete",
+    "invoiced",
+    "invoice-not-required",
+    "approve-payment",
+]
 
 
 class BulkIn(BaseModel):

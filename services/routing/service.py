@@ -1,5 +1,6 @@
 """Routing's logic, called by its routes and its activities alike: providers' teams, the work-event actions as
 workflow Updates, the work orders a provider may see, and keeping work orders in step with the workflow."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,14 +10,27 @@ from fastapi import HTTPException
 from sqlalchemy import and_, exists, not_, or_, select
 
 from services.routing.models import (
-    FIRST_WORK_ORDER, Offer, Provider, Team, TeamMember, WorkOrder, counters, idempotency_keys,
+    FIRST_WORK_ORDER,
+    Offer,
+    Provider,
+    Team,
+    TeamMember,
+    WorkOrder,
+    counters,
+    idempotency_keys,
 )
 from services.routing.schemas import BulkResult, TeamOut, WorkOrderCompleteIn, WorkOrderOut
 from shared.auth import Principal, need
 from shared.contracts import names
 from shared.contracts.enums import OfferKind, Role
 from shared.contracts.models import (
-    AssignCommand, CancelCommand, Command, CompleteCommand, IssueWorkOrder, UpdateWorkOrder, WorkOrderCommand,
+    AssignCommand,
+    CancelCommand,
+    Command,
+    CompleteCommand,
+    IssueWorkOrder,
+    UpdateWorkOrder,
+    WorkOrderCommand,
     WorkOrderIssued,
 )
 from shared.contracts.views import public_state
@@ -38,8 +52,11 @@ log = logging.getLogger("fieldops.routing")
 
 # --- providers and teams ------------------------------------------------------------------------
 async def team_out(db, team: Team) -> TeamOut:
-    members = (await db.execute(select(TeamMember.provider_id).where(TeamMember.team_id == team.id)
-                                .order_by(TeamMember.provider_id))).scalars()
+    members = (
+        await db.execute(
+            select(TeamMember.provider_id).where(TeamMember.team_id == team.id).order_by(TeamMember.provider_id)
+        )
+    ).scalars()
     return TeamOut(id=team.id, name=team.name, provider_ids=list(members), created_at=team.created_at)
 
 
@@ -61,23 +78,39 @@ async def resolve_target(db, action: str, provider_id: int | None, team_id: int 
     return []
 
 
-async def perform(temporal, user: Principal, action: str, number: str, *, targets: list[int],
-                  team_id: int | None = None, notes: str | None = None, reason: str | None = None,
-                  key: str | None = None) -> dict:
+async def perform(
+    temporal,
+    user: Principal,
+    action: str,
+    number: str,
+    *,
+    targets: list[int],
+    team_id: int | None = None,
+    notes: str | None = None,
+    reason: str | None = None,
+    key: str | None = None,
+) -> dict:
     """One work-event action on one request, as a workflow Update; shared by the single and bulk endpoints."""
     actor = user.actor()
     if action == "publish":
         update, command = names.PUBLISH, Command(actor=actor, notes=notes)
     elif action == "assign":
-        update, command = names.ASSIGN, AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.provider,
-                                                  provider_id=targets[0])
+        update, command = (
+            names.ASSIGN,
+            AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.provider, provider_id=targets[0]),
+        )
     elif action == "assign-team":
-        update, command = names.ASSIGN, AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.team,
-                                                  team_id=team_id, provider_ids=targets)
+        update, command = (
+            names.ASSIGN,
+            AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.team, team_id=team_id, provider_ids=targets),
+        )
     elif action == "send-to-marketplace":
         update, command = names.ASSIGN, AssignCommand(actor=actor, notes=notes, offer_kind=OfferKind.marketplace)
     elif action == "delete":
-        update, command = names.CANCEL, CancelCommand(actor=actor, reason=reason or "deleted by dispatcher", delete=True)
+        update, command = (
+            names.CANCEL,
+            CancelCommand(actor=actor, reason=reason or "deleted by dispatcher", delete=True),
+        )
     elif action == "approve-payment":
         update, command = names.APPROVE_PAYMENT, Command(actor=actor, notes=notes)
     elif action == "invoiced":
@@ -89,25 +122,43 @@ async def perform(temporal, user: Principal, action: str, number: str, *, target
     return public_state(await update_request(temporal, number, update, command, key))
 
 
-async def single(db, temporal, user: Principal, action: str, number: str, *, provider_id: int | None = None,
-                 team_id: int | None = None, notes: str | None = None, reason: str | None = None,
-                 key: str | None = None) -> dict:
+async def single(
+    db,
+    temporal,
+    user: Principal,
+    action: str,
+    number: str,
+    *,
+    provider_id: int | None = None,
+    team_id: int | None = None,
+    notes: str | None = None,
+    reason: str | None = None,
+    key: str | None = None,
+) -> dict:
     need_for(user, action)
     targets = await resolve_target(db, action, provider_id, team_id)
-    return await perform(temporal, user, action, number, targets=targets, team_id=team_id, notes=notes,
-                         reason=reason, key=key)
+    return await perform(
+        temporal, user, action, number, targets=targets, team_id=team_id, notes=notes, reason=reason, key=key
+    )
 
 
-async def bulk(temporal, user: Principal, action: str, numbers: list[str], *, targets: list[int],
-               team_id: int | None, reason: str | None) -> list[BulkResult]:
+async def bulk(
+    temporal,
+    user: Principal,
+    action: str,
+    numbers: list[str],
+    *,
+    targets: list[int],
+    team_id: int | None,
+    reason: str | None,
+) -> list[BulkResult]:
     """Every request gets its own result: one failure never stops the others."""
     gate = asyncio.Semaphore(BULK_CONCURRENCY)
 
     async def one(number: str) -> BulkResult:
         async with gate:
             try:
-                state = await perform(temporal, user, action, number, targets=targets, team_id=team_id,
-                                      reason=reason)
+                state = await perform(temporal, user, action, number, targets=targets, team_id=team_id, reason=reason)
                 return BulkResult(number=number, ok=True, status=state["status"])
             except HTTPException as exc:
                 return BulkResult(number=number, ok=False, detail=str(exc.detail))
@@ -135,8 +186,9 @@ async def work_orders_page(db, provider_id: int, view: str, limit: int, cursor: 
     elif view == "accepted":
         query = select(WorkOrder).where(WorkOrder.accepted_by == provider_id, WorkOrder.status == "accepted")
     else:
-        query = select(WorkOrder).where(WorkOrder.accepted_by == provider_id,
-                                        WorkOrder.status.in_(["completed", "paid"]))
+        query = select(WorkOrder).where(
+            WorkOrder.accepted_by == provider_id, WorkOrder.status.in_(["completed", "paid"])
+        )
     if (after := decode_cursor(cursor, n=str)) is not None:
         query = query.where(WorkOrder.number < after["n"])
     rows = list((await db.execute(query.order_by(WorkOrder.number.desc()).limit(limit + 1))).scalars())
@@ -150,22 +202,38 @@ async def load_work_order(db, user: Principal, number: str) -> WorkOrder:
         raise HTTPException(404, f"work order {number} not found")
     if row.accepted_by == user.provider_id:
         return row
-    offered = row.offer_kind == OfferKind.marketplace.value or (await db.execute(select(Offer).where(
-        Offer.work_order_number == number, Offer.provider_id == user.provider_id))).first() is not None
+    offered = (
+        row.offer_kind == OfferKind.marketplace.value
+        or (
+            await db.execute(
+                select(Offer).where(Offer.work_order_number == number, Offer.provider_id == user.provider_id)
+            )
+        ).first()
+        is not None
+    )
     if not offered:
         raise HTTPException(404, f"work order {number} not found")
     return row
 
 
-PROVIDER_UPDATES = {"accept": names.ACCEPT, "decline": names.DECLINE, "start": names.START_WORK,
-                    "await-parts": names.AWAIT_PARTS, "resume": names.RESUME, "ready-for-return": names.READY_FOR_RETURN}
+PROVIDER_UPDATES = {
+    "accept": names.ACCEPT,
+    "decline": names.DECLINE,
+    "start": names.START_WORK,
+    "await-parts": names.AWAIT_PARTS,
+    "resume": names.RESUME,
+    "ready-for-return": names.READY_FOR_RETURN,
+}
 
 
-async def provider_action(db, temporal, user: Principal, wo: str, action: str, command: WorkOrderCommand,
-                          key: str | None) -> dict:
+async def provider_action(
+    db, temporal, user: Principal, wo: str, action: str, command: WorkOrderCommand, key: str | None
+) -> dict:
     row = await load_work_order(db, user, wo)
     state = public_state(await update_request(temporal, row.request_number, action, command, key))
     if action == names.DECLINE:
+        if user.provider_id is None:
+            raise HTTPException(403, "only a provider declines an offer")
         await record_decline(db, wo, user.provider_id)
     return state
 
@@ -180,34 +248,52 @@ async def record_decline(db, wo: str, provider_id: int) -> None:
     await db.commit()
 
 
-async def complete(db, temporal, settings, user: Principal, wo: str, body: WorkOrderCompleteIn,
-                   key: str | None) -> dict:
+async def complete(
+    db, temporal, settings, user: Principal, wo: str, body: WorkOrderCompleteIn, key: str | None
+) -> dict:
     """Complete a work order with the provider's invoice, which must be a stored attachment of the request."""
     row = await load_work_order(db, user, wo)
-    attachment = await internal_get(settings, "intake",
-                                    f"requests/{row.request_number}/attachments/{body.invoice_attachment_id}")
+    attachment = await internal_get(
+        settings, "intake", f"requests/{row.request_number}/attachments/{body.invoice_attachment_id}"
+    )
     if attachment is None:
         raise HTTPException(422, "invoice_attachment_id is not an attachment of this request")
     if attachment["status"] != "stored":
         raise HTTPException(422, "the invoice attachment's upload is not complete")
     if attachment["kind"] != "provider_invoice":
         raise HTTPException(422, "invoice_attachment_id must be an attachment of kind provider_invoice")
-    command = CompleteCommand(actor=user.actor(), work_order_number=wo, notes=body.notes,
-                              invoice_attachment_id=body.invoice_attachment_id)
+    command = CompleteCommand(
+        actor=user.actor(), work_order_number=wo, notes=body.notes, invoice_attachment_id=body.invoice_attachment_id
+    )
     return public_state(await update_request(temporal, row.request_number, names.COMPLETE, command, key))
 
 
 # --- what the workflow asks (through activities) ---------------------------------------------------
 async def issue_work_order(db, inp: IssueWorkOrder) -> WorkOrderIssued:
     # (request, assignment) is the natural key: a retried activity gets the number it got the first time.
-    existing = (await db.execute(select(WorkOrder.number).where(
-        WorkOrder.request_number == inp.request_number, WorkOrder.assignment == inp.assignment))).scalar()
+    existing = (
+        await db.execute(
+            select(WorkOrder.number).where(
+                WorkOrder.request_number == inp.request_number, WorkOrder.assignment == inp.assignment
+            )
+        )
+    ).scalar()
     if existing:
         return WorkOrderIssued(number=existing)
     number = str(await next_value(db, counters, "work_order", FIRST_WORK_ORDER))
-    db.add(WorkOrder(number=number, request_number=inp.request_number, assignment=inp.assignment,
-                     offer_kind=inp.offer_kind.value, provider_id=inp.provider_id, team_id=inp.team_id,
-                     customer_id=inp.customer_id, priority=inp.priority.value, summary=inp.summary))
+    db.add(
+        WorkOrder(
+            number=number,
+            request_number=inp.request_number,
+            assignment=inp.assignment,
+            offer_kind=inp.offer_kind.value,
+            provider_id=inp.provider_id,
+            team_id=inp.team_id,
+            customer_id=inp.customer_id,
+            priority=inp.priority.value,
+            summary=inp.summary,
+        )
+    )
     await db.flush()
     offered = [inp.provider_id] if inp.offer_kind == OfferKind.provider else inp.provider_ids
     for provider_id in dict.fromkeys(p for p in offered if p is not None):

@@ -2,6 +2,7 @@
 
 A client of the public API only (through the gateway, with the signed-in person's token): it has no database
 and imports no other service. Pages are server-rendered; htmx (from the npm registry) updates parts of them."""
+
 from __future__ import annotations
 
 import logging
@@ -25,9 +26,16 @@ from shared.settings import get_settings
 
 log = logging.getLogger("fieldops.web")
 ASSETS = HERE / "node_modules"
-TITLES = {400: "That address is not right", 403: "Not allowed", 404: "Page not found",
-          409: "That cannot be done now", 422: "That cannot be done", 429: "Too many attempts",
-          500: "Something went wrong", 503: "Part of fieldops is not answering"}
+TITLES = {
+    400: "That address is not right",
+    403: "Not allowed",
+    404: "Page not found",
+    409: "That cannot be done now",
+    422: "That cannot be done",
+    429: "Too many attempts",
+    500: "Something went wrong",
+    503: "Part of fieldops is not answering",
+}
 
 
 @asynccontextmanager
@@ -46,15 +54,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     settings = get_settings()
     app = FastAPI(title="fieldops portal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(SessionMiddleware, secret_key=f"portal-session:{settings.secret_key}",
-                       session_cookie="fieldops_session", max_age=int(settings.session_ttl.total_seconds()),
-                       same_site="lax", https_only=settings.secure_cookies)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=f"portal-session:{settings.secret_key}",
+        session_cookie="fieldops_session",
+        max_age=int(settings.session_ttl.total_seconds()),
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
     app.add_middleware(ServerTiming)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # Front-end packages exactly as npm ci installed them (see package.json); nothing is copied into git.
     app.mount("/assets/htmx", StaticFiles(directory=ASSETS / "htmx.org" / "dist", check_dir=False), name="htmx")
-    app.mount("/assets/pico", StaticFiles(directory=ASSETS / "@picocss" / "pico" / "css", check_dir=False),
-              name="pico")
+    app.mount("/assets/pico", StaticFiles(directory=ASSETS / "@picocss" / "pico" / "css", check_dir=False), name="pico")
     for router in pages.ROUTERS:
         app.include_router(router)
     app.include_router(live.router)
@@ -71,11 +83,21 @@ def create_app() -> FastAPI:
 def error_page(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
     # htmx swaps 4xx/5xx answers by default: a partial request gets the message alone, in the page's alert box.
     if is_htmx(request):
-        return render(request, "error.html", {"status": status, "title": TITLES.get(status, "Error"),
-                                              "message": message}, block="message", status_code=status,
-                      headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML", **(headers or {})})
-    return render(request, "error.html", {"status": status, "title": TITLES.get(status, "Error"), "message": message},
-                  status_code=status, headers=headers)
+        return render(
+            request,
+            "error.html",
+            {"status": status, "title": TITLES.get(status, "Error"), "message": message},
+            block="message",
+            status_code=status,
+            headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML", **(headers or {})},
+        )
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": TITLES.get(status, "Error"), "message": message},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def install_error_pages(app: FastAPI) -> None:
@@ -89,8 +111,12 @@ def install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(ServiceDown)
     async def service_down(request: Request, exc: ServiceDown) -> Response:
         log.warning("backend not answering: %s", exc.what)
-        return error_page(request, 503, "Part of fieldops is not answering right now. Nothing you entered was "
-                                        "lost: try again in a minute.", {"Retry-After": "30"})
+        return error_page(
+            request,
+            503,
+            "Part of fieldops is not answering right now. Nothing you entered was lost: try again in a minute.",
+            {"Retry-After": "30"},
+        )
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
@@ -110,8 +136,12 @@ def install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
-        return error_page(request, 500, "Something went wrong on our side. Nothing you entered was lost; "
-                                        "try again, and tell us if it keeps happening.")
+        return error_page(
+            request,
+            500,
+            "Something went wrong on our side. Nothing you entered was lost; "
+            "try again, and tell us if it keeps happening.",
+        )
 
 
 app = create_app()

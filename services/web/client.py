@@ -3,6 +3,7 @@
 One httpx client per process (connection pooling); each call says who it is for. Errors become three
 exceptions the pages know how to show: `ApiError` (a 4xx with the API's own words), `SignInRequired` (the
 token is no good any more) and `ServiceDown` (a part of the system does not answer)."""
+
 from __future__ import annotations
 
 import time
@@ -58,8 +59,11 @@ class ServiceDown(Exception):
 class ApiClient:
     def __init__(self, base_url: str, timeout: float = 20) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
-                                      limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -5,6 +5,7 @@ Each open page holds one EventSource on `/live`. The portal follows the API's ch
 shared by all their open pages, runs only while at least one page is open: with no page open it costs nothing.
 The event id is the timeline id, so a dropped connection resumes where it stopped (`Last-Event-ID`). The page's
 script turns each event into an htmx trigger (`fieldops:changed`) that refreshes the parts that show it."""
+
 from __future__ import annotations
 
 import asyncio

@@ -6,6 +6,7 @@ outside the local stack), so the API's bearer token never reaches page JavaScrip
 shortly before the access token runs out. CSRF: one random token per session, sent back by every form (a
 hidden field) and every htmx request (the `X-CSRF-Token` header set on <body>), compared in constant time.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -39,21 +40,27 @@ async def check_csrf(request: Request) -> None:
     expected = request.session.get("csrf")
     sent = request.headers.get("x-csrf-token")
     if sent is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")):
-        sent = (await request.form()).get("csrf_token")
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        field = (await request.form()).get("csrf_token")
+        sent = field if isinstance(field, str) else None
     if not expected or not sent or not hmac.compare_digest(str(sent), expected):
         raise HTTPException(403, "This form has expired. Reload the page and try again.")
 
 
 def start_session(request: Request, tokens: dict, me: dict) -> None:
     request.session.clear()
-    request.session.update({
-        "access": tokens["access_token"], "refresh": tokens.get("refresh_token"),
-        "exp": int(time.time()) + int(tokens.get("expires_in", 3600)),
-        "user": {k: me.get(k) for k in ("id", "email", "full_name", "role", "customer_id", "provider_id",
-                                          "org_admin")},
-        "csrf": secrets.token_urlsafe(32),
-    })
+    request.session.update(
+        {
+            "access": tokens["access_token"],
+            "refresh": tokens.get("refresh_token"),
+            "exp": int(time.time()) + int(tokens.get("expires_in", 3600)),
+            "user": {
+                k: me.get(k) for k in ("id", "email", "full_name", "role", "customer_id", "provider_id", "org_admin")
+            },
+            "csrf": secrets.token_urlsafe(32),
+        }
+    )
 
 
 def sign_in_url(request: Request) -> str:
@@ -98,8 +105,13 @@ class Portal:
                 tokens = await self.api.call("POST", "/auth/refresh", json={"refresh_token": session["refresh"]})
             except ApiError as exc:
                 raise SignInRequired() from exc
-            session.update({"access": tokens["access_token"], "refresh": tokens.get("refresh_token"),
-                            "exp": int(time.time()) + int(tokens["expires_in"])})
+            session.update(
+                {
+                    "access": tokens["access_token"],
+                    "refresh": tokens.get("refresh_token"),
+                    "exp": int(time.time()) + int(tokens["expires_in"]),
+                }
+            )
         return session["access"]
 
     async def call(self, method: str, path: str, **kw) -> Any:

@@ -1,6 +1,7 @@
 """`Server-Timing` on every answer: `app;dur=<ms>`, how long the portal took, API calls included, and
 `api;dur=<ms>;desc="<n> calls"`, the time its API calls took added up (more than `app` when they ran side by side).
 The portal benchmark reads them, and a browser's developer tools show them beside each request."""
+
 from __future__ import annotations
 
 import time

@@ -11,10 +11,12 @@ The customer's own billing (`billing_status`, its invoices and payments) is show
 
 Pure and free of I/O: the services, the workflow sandbox and the portal may all import it.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 COMPLETED = "completed"
 PROVIDER_BILLING_STATUSES = frozenset({"invoice_submitted", "payment_approved", "paid"})
@@ -39,7 +41,7 @@ def statuses_matching(requested: Iterable[str]) -> list[str]:
     every request the customer sees as completed."""
     found: list[str] = []
     for value in requested:
-        for stored in (COMPLETED_FOR_CUSTOMER if status(value) == COMPLETED else (value,)):
+        for stored in COMPLETED_FOR_CUSTOMER if status(value) == COMPLETED else (value,):
             if stored not in found:
                 found.append(stored)
     return found
@@ -62,9 +64,7 @@ def shows_event(kind: str, event_status: str | None, detail: dict[str, Any] | No
     """Whether a customer sees (and hears of) a timeline event: not the provider's invoice or payment."""
     if kind == "status_change" and event_status in PROVIDER_BILLING_STATUSES:
         return False
-    if kind == "attachment" and not shows_attachment((detail or {}).get("kind")):
-        return False
-    return True
+    return kind != "attachment" or shows_attachment((detail or {}).get("kind"))
 
 
 def event(entry: dict[str, Any]) -> dict[str, Any] | None:

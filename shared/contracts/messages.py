@@ -4,9 +4,10 @@ Two readers: the operators and providers (the default, the words of shared/contr
 and the request's customer (`customer=True`: CUSTOMER_STATUS_WORDS and only what shared/contracts/customer_view.py
 lets a customer see). People's words, never raw status values. The link into the portal is added to each email
 by the notifications service, to the page `portal_path` names."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared.contracts import customer_view
 from shared.contracts.models import RequestState, TimelineEvent
@@ -44,14 +45,15 @@ TIMES = {"scheduled_for", "due_at", "paid_at"}
 def when(value: datetime | str | None) -> str:
     """A moment as people read it: 15 Jan 2030, 09:00 UTC."""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if value is None:
         return ""
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     return value.strftime("%d %b %Y, %H:%M UTC")
 
 
@@ -70,8 +72,8 @@ def describe(state: RequestState, event: TimelineEvent, customer: bool = False) 
     number = state.number
     detail = event.detail
     if customer:
-        detail = customer_view.event({"kind": event.kind, "status": event.status.value, "detail": detail})
-        detail = detail["detail"] if detail is not None else {}
+        seen = customer_view.event({"kind": event.kind, "status": event.status.value, "detail": detail})
+        detail = seen["detail"] if seen is not None else {}
     request = f"Your request {number}" if customer else f"Request {number}"
 
     def words(status) -> str:
@@ -80,8 +82,11 @@ def describe(state: RequestState, event: TimelineEvent, customer: bool = False) 
     lines: list[str] = []
     if event.kind == "status_change":
         if customer:
-            subject = (f"{request} was received" if event.previous_status is None
-                       else f"{request} is now {words(event.status).lower()}")
+            subject = (
+                f"{request} was received"
+                if event.previous_status is None
+                else f"{request} is now {words(event.status).lower()}"
+            )
         else:
             subject = f"{request} {HEADLINES.get(event.status.value, 'is now ' + words(event.status).lower())}"
         line = f"Status: {words(event.status)}"
@@ -98,8 +103,10 @@ def describe(state: RequestState, event: TimelineEvent, customer: bool = False) 
         lines.append("Approve it, decline it or ask for clarification in the portal (the link is below).")
     elif event.kind == "reminder":
         subject = f"{request}: a recommendation is waiting for your answer"
-        lines += [f"Recommendation: {detail.get('summary', '')}",
-                  "Approve it, decline it or ask for clarification in the portal (the link is below)."]
+        lines += [
+            f"Recommendation: {detail.get('summary', '')}",
+            "Approve it, decline it or ask for clarification in the portal (the link is below).",
+        ]
     elif event.kind == "response":
         decision = DECISIONS.get(detail.get("decision", ""), "answered")
         summary = next((r.summary for r in state.recommendations if r.id == detail.get("recommendation_id")), "")

@@ -1,4 +1,5 @@
 """Inputs and outputs of the workflow, its updates and signals, and the activities it calls."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -1,4 +1,5 @@
 """Search attributes operators filter on in the Temporal UI (registered by `make run`)."""
+
 from temporalio.common import SearchAttributeKey
 
 STATUS_KEY = SearchAttributeKey.for_keyword("RequestStatus")

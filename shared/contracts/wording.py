@@ -1,6 +1,7 @@
 """The words people read for each status: the portal's pages and the emails use these, never raw values.
 
 No I/O: safe to import anywhere, the workflow sandbox included."""
+
 from __future__ import annotations
 
 STATUS_WORDS = {
@@ -20,17 +21,36 @@ STATUS_WORDS = {
 }
 
 # What a customer reads: the provider-billing steps are "Completed" to them (API.md, "What a customer sees").
-CUSTOMER_STATUS_WORDS = {**STATUS_WORDS, "published": "Submitted", "invoice_submitted": "Completed",
-                         "payment_approved": "Completed", "paid": "Completed"}
+CUSTOMER_STATUS_WORDS = {
+    **STATUS_WORDS,
+    "published": "Submitted",
+    "invoice_submitted": "Completed",
+    "payment_approved": "Completed",
+    "paid": "Completed",
+}
 
-BILLING_WORDS = {"pending": "Not yet invoiced", "invoiced": "Invoiced", "paid": "Paid",
-                 "not_required": "No invoice needed"}
+BILLING_WORDS = {
+    "pending": "Not yet invoiced",
+    "invoiced": "Invoiced",
+    "paid": "Paid",
+    "not_required": "No invoice needed",
+}
 PRIORITY_WORDS = {"low": "Low", "normal": "Normal", "high": "High", "urgent": "Urgent"}
 KIND_WORDS = {"walk_in": "Walk-in repair", "service_call": "Service call"}
-ROLE_WORDS = {"customer": "Customer", "provider": "Service provider", "dispatcher": "Dispatcher",
-              "accounts_receivable": "Accounts receivable", "admin": "Administrator"}
-BUCKET_WORDS = {"draft": "Draft", "published": "Published", "assigned": "Assigned", "in_progress": "In progress",
-                "completed": "Completed"}
+ROLE_WORDS = {
+    "customer": "Customer",
+    "provider": "Service provider",
+    "dispatcher": "Dispatcher",
+    "accounts_receivable": "Accounts receivable",
+    "admin": "Administrator",
+}
+BUCKET_WORDS = {
+    "draft": "Draft",
+    "published": "Published",
+    "assigned": "Assigned",
+    "in_progress": "In progress",
+    "completed": "Completed",
+}
 
 # The status ribbon of a request's page: the steps of the customer guide, and which statuses sit on each.
 RIBBON = (
@@ -46,11 +66,3 @@ RIBBON = (
 def status_words(status: str, customer: bool = False) -> str:
     words = CUSTOMER_STATUS_WORDS if customer else STATUS_WORDS
     return words.get(status, status.replace("_", " ").capitalize())
-
-
-def ribbon_step(status: str) -> int:
-    """The index of the ribbon step a status sits on (-1 for cancelled)."""
-    for index, (_label, statuses) in enumerate(RIBBON):
-        if status in statuses:
-            return index
-    return -1

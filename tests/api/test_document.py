@@ -1,4 +1,5 @@
 """The gateway's merged OpenAPI document and the interactive docs, on the session stack."""
+
 from __future__ import annotations
 
 import httpx

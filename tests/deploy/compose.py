@@ -1,5 +1,6 @@
 """docker-compose.yml read as Compose reads it, offline: YAML with its anchors and merge keys, `${VAR}` interpolation
 from an .env file, and the facts the tests ask of it."""
+
 from __future__ import annotations
 
 import re

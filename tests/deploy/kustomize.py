@@ -3,6 +3,7 @@ directories), configMapGenerator and secretGenerator (envs, files, literals; cre
 JSON 6902 patches by kind and name, namespace and images. Anything else in a kustomization.yaml is refused, so a
 new feature there comes with its rendering here. When a `kubectl` is on the PATH, the tests also compare this
 rendering with `kubectl kustomize`."""
+
 from __future__ import annotations
 
 import base64
@@ -11,10 +12,27 @@ from pathlib import Path
 
 import yaml
 
-SUPPORTED = {"apiVersion", "kind", "resources", "namespace", "images", "configMapGenerator", "secretGenerator",
-             "generatorOptions", "patches"}
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass",
-                  "IngressClass", "PriorityClass", "CustomResourceDefinition"}
+SUPPORTED = {
+    "apiVersion",
+    "kind",
+    "resources",
+    "namespace",
+    "images",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "patches",
+}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "PersistentVolume",
+    "StorageClass",
+    "IngressClass",
+    "PriorityClass",
+    "CustomResourceDefinition",
+}
 
 
 def kustomization(directory: Path) -> dict:
@@ -95,8 +113,11 @@ def build(directory: Path, missing: dict[str, Path] | None = None) -> list[dict]
         if "path" in patch or "target" not in patch:
             raise NotImplementedError("only inline JSON 6902 patches with a target")
         target = patch["target"]
-        matched = [r for r in resources if r["kind"] == target["kind"]
-                   and ("name" not in target or r["metadata"]["name"] == target["name"])]
+        matched = [
+            r
+            for r in resources
+            if r["kind"] == target["kind"] and ("name" not in target or r["metadata"]["name"] == target["name"])
+        ]
         assert matched, f"patch target {target} matches nothing"
         for resource in matched:
             for operation in yaml.safe_load(patch["patch"]):

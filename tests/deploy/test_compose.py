@@ -1,6 +1,7 @@
 """docker-compose.yml, checked offline (no Docker engine needed): valid against the Compose Specification, every image
 pinned, every long-running container healthy-checked and waited for, and every service, route and setting of the
 local stack (deploy/stack.py, shared/settings.py) present, with the addresses the containers really have."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,20 @@ from deploy.stack import TEMPORAL_DYNAMIC_CONFIG, Stack, gateway_routes
 from shared.contracts.names import SEARCH_ATTRIBUTES
 from shared.settings import DEV_SECRET, SERVICES, Settings
 from tests.deploy.compose import (
-    COMPOSE_FILE, ENV_EXAMPLE, ROOT, MissingVariable, environment, host_ports, image_tag, interpolate, load, mounts,
-    one_shot, port_option, read_env_file, variables,
+    COMPOSE_FILE,
+    ENV_EXAMPLE,
+    ROOT,
+    MissingVariable,
+    environment,
+    host_ports,
+    image_tag,
+    interpolate,
+    load,
+    mounts,
+    one_shot,
+    port_option,
+    read_env_file,
+    variables,
 )
 
 COMPOSE = load()
@@ -28,10 +41,18 @@ SERVICES_ = COMPOSE["services"]
 APP_SERVICES = (*SERVICES, "web")  # the five FastAPI processes
 SECRET_WORDS = ("SECRET", "PASSWORD", "PWD")
 # The local stack's infrastructure and its container counterpart, by the component names of Stack.ports().
-COUNTERPARTS = {"Temporal": "temporal", "Temporal HTTP": "temporal", "Temporal metrics": "temporal",
-                "Temporal UI": "temporal-ui", "SeaweedFS": "minio", "SMTP sink": "mailpit", "gateway": "gateway",
-                "gateway ping": "gateway", "workflow worker metrics": "workflow-worker",
-                **{f"{name} service": name for name in APP_SERVICES}}
+COUNTERPARTS = {
+    "Temporal": "temporal",
+    "Temporal HTTP": "temporal",
+    "Temporal metrics": "temporal",
+    "Temporal UI": "temporal-ui",
+    "SeaweedFS": "minio",
+    "SMTP sink": "mailpit",
+    "gateway": "gateway",
+    "gateway ping": "gateway",
+    "workflow worker metrics": "workflow-worker",
+    **{f"{name} service": name for name in APP_SERVICES},
+}
 FIELDOPS_IMAGE = f"fieldops:{tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['version']}"
 
 
@@ -47,8 +68,7 @@ def clean_env(monkeypatch):
 
 def example_env() -> dict[str, str]:
     """.env.example as a person fills it in: every empty secret given a value."""
-    return {key: value or f"test-{key.lower().replace('_', '-')}-0123456789" for key, value in
-            read_env_file().items()}
+    return {key: value or f"test-{key.lower().replace('_', '-')}-0123456789" for key, value in read_env_file().items()}
 
 
 def effective() -> dict:
@@ -61,15 +81,17 @@ def fieldops_services() -> dict[str, dict]:
 
 def fieldops_env() -> dict[str, str]:
     """The environment every fieldops container gets, interpolated as with a filled-in .env."""
-    envs = [environment(service) for service in effective()["services"].values()
-            if service.get("image") == FIELDOPS_IMAGE]
+    envs = [
+        environment(service) for service in effective()["services"].values() if service.get("image") == FIELDOPS_IMAGE
+    ]
     assert envs and all(env == envs[0] for env in envs), "every fieldops container gets the same settings"
     return envs[0]
 
 
 def settings_from(env: dict[str, str]) -> Settings:
-    return Settings(**{key[len("FIELDOPS_"):].lower(): value for key, value in env.items()
-                       if key.startswith("FIELDOPS_")})
+    return Settings(
+        **{key[len("FIELDOPS_") :].lower(): value for key, value in env.items() if key.startswith("FIELDOPS_")}
+    )
 
 
 def local_stack(tmp_path) -> Stack:
@@ -78,8 +100,11 @@ def local_stack(tmp_path) -> Stack:
 
 # --- the file itself --------------------------------------------------------------------------------------------
 def test_the_file_is_valid_against_the_compose_specification():
-    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                             str(COMPOSE_FILE)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -89,8 +114,11 @@ def test_the_specification_check_does_refuse_a_broken_file(tmp_path):
     broken["services"]["intake"]["depends_on"]["prepare"]["condition"] = "service_ready"
     path = tmp_path / "docker-compose.yml"
     path.write_text(yaml.safe_dump(broken))
-    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                             str(path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
 
 
@@ -99,8 +127,14 @@ def test_every_image_is_pinned_to_a_version():
         assert "image" in service, f"{name}: no image"
         repository, tag = image_tag(service["image"])
         assert tag and tag != "latest" and re.search(r"\d", tag), f"{name}: {service['image']} is not pinned"
-        if repository in ("postgres", "temporalio/server", "temporalio/admin-tools", "temporalio/ui", "traefik",
-                          "axllent/mailpit"):
+        if repository in (
+            "postgres",
+            "temporalio/server",
+            "temporalio/admin-tools",
+            "temporalio/ui",
+            "traefik",
+            "axllent/mailpit",
+        ):
             assert re.search(r"\d+\.\d+\.\d+|\d+\.\d+-", tag), f"{name}: {service['image']}: give the patch version"
     # The fieldops image is built here and tagged with the project's version.
     assert set(fieldops_services()) == {*APP_SERVICES, "workflow-worker", "prepare"}
@@ -200,16 +234,20 @@ def test_the_gateway_has_the_local_stacks_routes_for_the_container_addresses(cle
     env_sh = {}
     for line in (ROOT / "deploy/compose/env.sh").read_text().splitlines():
         if line.startswith("export "):
-            key, value = line[len("export "):].split("=", 1)
+            key, value = line[len("export ") :].split("=", 1)
             env_sh[key] = value
     containers = fieldops_env()
     assert env_sh and all(containers[key] == value for key, value in env_sh.items())
     expected = json.loads(gateway_routes(settings_from({**env_sh, "FIELDOPS_ENV": "local"})))
-    assert routes == expected, ("regenerate: (. deploy/compose/env.sh && .venv/bin/fieldops gateway-routes "
-                                "> deploy/compose/routes.yml)")
+    assert routes == expected, (
+        "regenerate: (. deploy/compose/env.sh && .venv/bin/fieldops gateway-routes > deploy/compose/routes.yml)"
+    )
     # Every backend is a container answering on that port; every entry point exists; /ping serves the healthcheck.
-    backends = [server["url"] for service in routes["http"]["services"].values()
-                for server in service["loadBalancer"]["servers"]]
+    backends = [
+        server["url"]
+        for service in routes["http"]["services"].values()
+        for server in service["loadBalancer"]["servers"]
+    ]
     # No forward-auth: each service checks its callers itself, and /internal is never routed.
     assert "middlewares" not in routes["http"]
     assert not any("/internal" in router["rule"] for router in routes["http"]["routers"].values())
@@ -230,7 +268,7 @@ def test_every_setting_the_local_stack_derives_is_given_to_the_containers(clean_
     env = fieldops_env()
     fields = Settings.model_fields
     for key in env:
-        assert key.startswith("FIELDOPS_") and key[len("FIELDOPS_"):].lower() in fields, f"{key}: no such setting"
+        assert key.startswith("FIELDOPS_") and key[len("FIELDOPS_") :].lower() in fields, f"{key}: no such setting"
     # A field left None is derived from the local stack's host and ports: containers must be told each one.
     derived = {name for name, field in fields.items() if field.default is None}
     missing = {f"FIELDOPS_{name.upper()}" for name in derived} - set(env)
@@ -247,8 +285,10 @@ def test_the_settings_point_at_the_containers(clean_env):
     assert s.temporal_namespace == environment(compose["temporal-namespace"])["TEMPORAL_NAMESPACE"]
     assert urlsplit(s.temporal_ui).port == host_ports(compose["temporal-ui"])[8080]
     assert urlsplit(s.s3_url).hostname == "minio" and urlsplit(s.s3_url).port == 9000
-    assert (s.s3_access_key, s.s3_secret_key) == (environment(compose["minio"])["MINIO_ROOT_USER"],
-                                                  environment(compose["minio"])["MINIO_ROOT_PASSWORD"])
+    assert (s.s3_access_key, s.s3_secret_key) == (
+        environment(compose["minio"])["MINIO_ROOT_USER"],
+        environment(compose["minio"])["MINIO_ROOT_PASSWORD"],
+    )
     assert urlsplit(s.s3_public_url).hostname == "localhost"
     assert s.s3_public_url != s.s3_url, "presigned URLs must carry an address a browser on the host reaches"
     assert (s.smtp_host, s.smtp_port_effective) == ("mailpit", 1025)
@@ -349,7 +389,7 @@ def test_temporal_images_are_the_versions_the_local_stack_runs():
 def test_search_attributes_are_registered_by_prepare_from_the_contracts():
     # `fieldops prepare` registers shared/contracts' search attributes; SQL visibility holds that many of each kind.
     assert SERVICES_["prepare"]["command"] == ["fieldops", "prepare"]
-    kinds = [kind for kind in SEARCH_ATTRIBUTES.values()]
+    kinds = list(SEARCH_ATTRIBUTES.values())
     assert kinds.count("Keyword") <= 10 and kinds.count("Bool") <= 3 and set(kinds) <= {"Keyword", "Bool"}
 
 

@@ -1,6 +1,7 @@
 """What the containers need of the code: presigned URLs a browser on the host can use while the services talk to
 object storage inside the network, a bucket made on an S3 server without per-bucket CORS (MinIO), and the health
 probes of deploy/healthcheck.py. No network: presigning is local, S3 answers are stubbed."""
+
 from __future__ import annotations
 
 import http.server
@@ -31,8 +32,11 @@ async def test_presigned_urls_carry_the_public_endpoint_and_the_services_the_int
     assert urlsplit(await store.download_url("requests/SR-1/a", "photo.png")).netloc == "localhost:9000"
     # A large file: the multipart upload is created inside the network, its parts presigned for the browser.
     with Stubber(store.s3) as s3:
-        s3.add_response("create_multipart_upload", {"UploadId": "u-1", "Bucket": store.bucket, "Key": "k"},
-                        {"Bucket": store.bucket, "Key": "requests/SR-1/b", "ContentType": "application/pdf"})
+        s3.add_response(
+            "create_multipart_upload",
+            {"UploadId": "u-1", "Bucket": store.bucket, "Key": "k"},
+            {"Bucket": store.bucket, "Key": "requests/SR-1/b", "ContentType": "application/pdf"},
+        )
         upload, upload_id = await store.presign_upload("requests/SR-1/b", "application/pdf", 300 * 1024 * 1024)
     assert upload_id == "u-1"
     assert {urlsplit(part["url"]).netloc for part in upload["parts"]} == {"localhost:9000"}

@@ -1,5 +1,6 @@
 """The one image every fieldops container runs (Dockerfile), read offline: multi-stage, every base pinned, the portal's
 assets built in by `npm ci`, the runtime dependencies alone (no local-stack binaries), an unprivileged user."""
+
 from __future__ import annotations
 
 import re
@@ -55,8 +56,10 @@ def test_the_portals_assets_are_built_in_with_npm_ci():
     assert any(word == "RUN" and rest.startswith("npm ci") for word, rest in web)
     runtime = stages()["runtime"]
     target = ASSETS.relative_to(ROOT).as_posix()
-    assert any(word == "COPY" and rest.startswith("--from=web-assets") and rest.endswith(f"./{target}")
-               for word, rest in runtime), f"the assets belong in {target}, where the portal serves them from"
+    assert any(
+        word == "COPY" and rest.startswith("--from=web-assets") and rest.endswith(f"./{target}")
+        for word, rest in runtime
+    ), f"the assets belong in {target}, where the portal serves them from"
 
 
 def test_the_runtime_has_no_local_stack_binaries():
@@ -89,7 +92,8 @@ def test_the_build_context_leaves_out_what_is_local():
 
 def test_the_deploy_checks_dependencies_are_pinned():
     dev = PYPROJECT["project"]["optional-dependencies"]["dev"]
-    pinned = {line.split("==")[0].lower() for line in (ROOT / "constraints.txt").read_text().splitlines()
-              if "==" in line}
+    pinned = {
+        line.split("==")[0].lower() for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line
+    }
     for name in ("check-jsonschema", "kubernetes-validate", "pyyaml"):
         assert name in dev and name in pinned, name

@@ -3,6 +3,7 @@ them) valid against the Kubernetes schemas of `kubernetes-validate`; every kusto
 a Deployment with probes and resources, a Service, an HPA and a PDB for every service and the worker; the ConfigMap
 and Secret carrying every setting the local stack derives; the Ingress and the gateway routing as the local stack's
 gateway does; the migration Job; and Temporal's chart values in step with docker-compose.yml and the local stack."""
+
 from __future__ import annotations
 
 import base64
@@ -58,8 +59,9 @@ FILLED_SECRETS = {f"FIELDOPS_{name.upper()}": "x" * 40 for name in LOCAL_SECRETS
 
 
 def settings_from(env: dict[str, str]) -> Settings:
-    return Settings(**{key[len("FIELDOPS_"):].lower(): value for key, value in env.items()
-                       if key.startswith("FIELDOPS_")})
+    return Settings(
+        **{key[len("FIELDOPS_") :].lower(): value for key, value in env.items() if key.startswith("FIELDOPS_")}
+    )
 
 
 @pytest.fixture
@@ -76,8 +78,10 @@ def validate(resource: dict, where: str) -> None:
         try:
             kubernetes_validate.validate(resource, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
-            raise AssertionError(f"{where}: {resource['kind']} {resource['metadata'].get('name')} "
-                                 f"(Kubernetes {version}): {exc.message} at {list(exc.path)}") from None
+            raise AssertionError(
+                f"{where}: {resource['kind']} {resource['metadata'].get('name')} "
+                f"(Kubernetes {version}): {exc.message} at {list(exc.path)}"
+            ) from None
 
 
 # --- the files -----------------------------------------------------------------------------------------------------
@@ -93,8 +97,12 @@ def test_the_kustomization_lists_every_file_there_is(directory):
 
 
 def test_every_manifest_file_is_valid_against_the_kubernetes_schemas():
-    files = [path for directory in KUSTOMIZATIONS for path in sorted(directory.glob("*.yaml"))
-             if path.name != "kustomization.yaml"]
+    files = [
+        path
+        for directory in KUSTOMIZATIONS
+        for path in sorted(directory.glob("*.yaml"))
+        if path.name != "kustomization.yaml"
+    ]
     assert len(files) >= 12
     for path in files:
         documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
@@ -143,8 +151,9 @@ def test_a_deployment_service_hpa_and_pdb_for_every_service_and_the_worker():
     resources = rendered(BASE)
     deployments = by_kind(resources, "Deployment")
     assert set(deployments) == set(WORKLOADS)
-    hpas, pdbs, services = (by_kind(resources, kind) for kind in
-                            ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"))
+    hpas, pdbs, services = (
+        by_kind(resources, kind) for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Service")
+    )
     for name, deployment in deployments.items():
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         selector = deployment["spec"]["selector"]["matchLabels"]
@@ -155,8 +164,9 @@ def test_a_deployment_service_hpa_and_pdb_for_every_service_and_the_worker():
         assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
         assert pdbs[name]["spec"]["selector"]["matchLabels"].items() <= labels.items()
         if name != "workflow-worker":
-            ports = {p["name"]: p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]
-                     ["ports"]}
+            ports = {
+                p["name"]: p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+            }
             service = services[name]
             assert service["spec"]["selector"].items() <= labels.items()
             assert service["spec"]["ports"][0]["port"] == ports[service["spec"]["ports"][0]["targetPort"]]
@@ -223,7 +233,7 @@ def test_the_configmap_and_secret_carry_every_setting_the_local_stack_derives(cl
     secrets = env_file(SECRETS_EXAMPLE)
     for key in (*base_config, *secrets):
         if key.startswith("FIELDOPS_"):
-            assert key[len("FIELDOPS_"):].lower() in fields, f"{key}: no such setting"
+            assert key[len("FIELDOPS_") :].lower() in fields, f"{key}: no such setting"
     for key in base_config:
         assert not re.search(r"SECRET|PASSWORD|_DB_", key), f"{key} belongs in the Secret"
     derived = {f"FIELDOPS_{name.upper()}" for name, field in fields.items() if field.default is None}
@@ -235,8 +245,10 @@ def test_the_configmap_and_secret_carry_every_setting_the_local_stack_derives(cl
     for resource in resources:
         for container in kustomize.containers(resource):
             if image_tag(container["image"])[0] == "fieldops":
-                assert container["envFrom"] == [{"configMapRef": {"name": "fieldops-config"}},
-                                                 {"secretRef": {"name": "fieldops-secrets"}}]
+                assert container["envFrom"] == [
+                    {"configMapRef": {"name": "fieldops-config"}},
+                    {"secretRef": {"name": "fieldops-secrets"}},
+                ]
     # No secret is committed: the example leaves them empty (or a placeholder to replace everywhere at once).
     for key, value in secrets.items():
         if re.search(r"SECRET|PASSWORD", key):
@@ -264,12 +276,15 @@ def test_the_local_overlay_settings_point_at_what_runs_in_the_cluster(clean_env)
     assert (s.smtp_host, s.smtp_port_effective) == ("mailpit", port_of("mailpit", "smtp"))
     s3 = urlsplit(s.s3_url)
     assert (s3.hostname, s3.port) == ("minio", port_of("minio"))
-    public_hosts = {rule["host"] for ingress in by_kind(resources, "Ingress").values() for rule in ingress["spec"]["rules"]}
+    ingresses = by_kind(resources, "Ingress").values()
+    public_hosts = {rule["host"] for ingress in ingresses for rule in ingress["spec"]["rules"]}
     assert urlsplit(s.s3_public_url).hostname in public_hosts
     assert urlsplit(s.portal_url).hostname in public_hosts
     assert urlsplit(s.temporal_ui).hostname in TEMPORAL_VALUES["web"]["ingress"]["hosts"]
-    minio_env = {e["name"]: e for e in by_kind(resources, "Deployment")["minio"]["spec"]["template"]["spec"]
-                 ["containers"][0]["env"]}
+    minio_env = {
+        e["name"]: e
+        for e in by_kind(resources, "Deployment")["minio"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert minio_env["MINIO_API_CORS_ALLOW_ORIGIN"]["valueFrom"]["configMapKeyRef"]["key"] == "FIELDOPS_PUBLIC_URL"
     postgres = by_kind(resources, "StatefulSet")["postgres"]["spec"]["template"]["spec"]["containers"][0]
     user = next(e["value"] for e in postgres["env"] if e["name"] == "POSTGRES_USER")
@@ -288,7 +303,8 @@ def test_the_gateway_runs_the_local_stacks_routes_for_the_cluster_addresses(clea
     expected = json.loads(gateway_routes(settings_from({**env_file(BASE / "config.env"), **FILLED_SECRETS})))
     assert json.loads(gateway_files["routes.yml"]) == expected, (
         "regenerate: (set -a; . deploy/k8s/base/config.env; .venv/bin/fieldops gateway-routes "
-        "> deploy/k8s/base/gateway-routes.yml)")
+        "> deploy/k8s/base/gateway-routes.yml)"
+    )
     # The same files as docker-compose's gateway (the Service names are the compose service names).
     compose_gateway = mounts(load()["services"]["gateway"])
     assert gateway_files["routes.yml"] == (ROOT / compose_gateway["/etc/traefik/routes.yml"]).read_text()
@@ -315,10 +331,12 @@ def test_the_ingress_routes_as_the_gateway_does():
         if name != "web":
             for argument in re.findall(r"Path(?:Prefix|Regexp)?\(`([^`]*)`\)", router["rule"]):
                 assert argument.lstrip("^").startswith("/api/v1/") or argument == "/api/v1", (name, argument)
-    (ingress,) = [i for i in by_kind(rendered(BASE), "Ingress").values()]
+    (ingress,) = list(by_kind(rendered(BASE), "Ingress").values())
     (rule,) = ingress["spec"]["rules"]
-    backends = {p["path"]: (p["pathType"], p["backend"]["service"]["name"], p["backend"]["service"]["port"]["name"])
-                for p in rule["http"]["paths"]}
+    backends = {
+        p["path"]: (p["pathType"], p["backend"]["service"]["name"], p["backend"]["service"]["port"]["name"])
+        for p in rule["http"]["paths"]
+    }
     assert backends == {"/api/v1": ("Prefix", "gateway", "http"), "/": ("Prefix", "web", "http")}
 
 
@@ -352,10 +370,17 @@ def test_temporal_values_match_the_cluster(clean_env):
 
 def test_the_readme_says_how_to_run_it():
     readme = (K8S / "README.md").read_text()
-    for words in ("kubectl apply -k deploy/k8s/overlays/local", "helm install", "temporal-values.yaml",
-                  "secrets.env", "fieldops-migrate", f"--version {TEMPORAL_CHART_VERSION}"):
+    for words in (
+        "kubectl apply -k deploy/k8s/overlays/local",
+        "helm install",
+        "temporal-values.yaml",
+        "secrets.env",
+        "fieldops-migrate",
+        f"--version {TEMPORAL_CHART_VERSION}",
+    ):
         assert words in readme, words
 
 
-TEMPORAL_CHART_VERSION = re.search(r"chart version (\d+\.\d+\.\d+)",
-                                   (K8S / "temporal-values.yaml").read_text()).group(1)
+TEMPORAL_CHART_VERSION = re.search(r"chart version (\d+\.\d+\.\d+)", (K8S / "temporal-values.yaml").read_text()).group(
+    1
+)

@@ -1,4 +1,5 @@
 """The walking skeleton's promise: one request from submission to payment through the gateway."""
+
 from __future__ import annotations
 
 import email
@@ -8,10 +9,20 @@ from pathlib import Path
 
 from tests.support.api import lifecycle
 
-STATUS_EMAILS = ["draft", "published", "waiting_acceptance", "accepted", "scheduled", "in_progress", "completed",
-                 "invoice_submitted", "payment_approved", "paid"]
+STATUS_EMAILS = [
+    "draft",
+    "published",
+    "waiting_acceptance",
+    "accepted",
+    "scheduled",
+    "in_progress",
+    "completed",
+    "invoice_submitted",
+    "payment_approved",
+    "paid",
+]
 # The customer is not told of the provider's invoice and payment (API.md, "What a customer sees").
-CUSTOMER_STATUS_EMAILS = STATUS_EMAILS[:STATUS_EMAILS.index("completed") + 1]
+CUSTOMER_STATUS_EMAILS = STATUS_EMAILS[: STATUS_EMAILS.index("completed") + 1]
 
 
 def mails_to(mail_dir: Path, address: str) -> list[email.message.Message]:
@@ -44,15 +55,26 @@ async def check_happy_path(running, api, cast) -> None:
     me = await cast.customer.get("/me")
     received = mails_to(running.mail_dir, me["notification_email"])
     subjects = [" ".join(m["Subject"].split()) for m in received]  # unfolded, as a mail client shows it
-    assert len([s for s in subjects if s.startswith(f"Your request {number} ")]) == len(CUSTOMER_STATUS_EMAILS), subjects
+    customer_subjects = [s for s in subjects if s.startswith(f"Your request {number} ")]
+    assert len(customer_subjects) == len(CUSTOMER_STATUS_EMAILS), subjects
     ids = [m["Message-ID"] for m in received]
     assert len(ids) == len(set(ids))
 
     # Operators find it in Temporal by its search attributes.
     listed = subprocess.run(
-        [str(Path(sys.executable).parent / "temporal"), "workflow", "list", "--address",
-         running.settings.temporal_target, "--query", f"RequestStatus='paid' AND CustomerId='{cast.customer_id}' AND ExecutionStatus='Completed'"],
-        capture_output=True, text=True, check=True).stdout
+        [
+            str(Path(sys.executable).parent / "temporal"),
+            "workflow",
+            "list",
+            "--address",
+            running.settings.temporal_target,
+            "--query",
+            f"RequestStatus='paid' AND CustomerId='{cast.customer_id}' AND ExecutionStatus='Completed'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert f"service-request:{number}" in listed  # found by its search attributes, and closed
 
 
@@ -71,9 +93,17 @@ async def test_happy_path_sqlite(stack, api, cast):
 
 
 async def test_wrong_state_is_409_naming_status(stack, api, cast):
-    request = await cast.customer.post("/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "walk_in", "priority": "low",
-        "summary": "Laptop will not boot"}, expect=201)
+    request = await cast.customer.post(
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": "walk_in",
+            "priority": "low",
+            "summary": "Laptop will not boot",
+        },
+        expect=201,
+    )
     assert request["status"] == "draft"
     response = await api.http.post(f"/work-events/{request['number']}/approve-payment", headers=cast.dispatcher.headers)
     assert response.status_code == 409

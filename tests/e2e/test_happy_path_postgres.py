@@ -1,4 +1,5 @@
 """The same happy path with every service on PostgreSQL."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,7 +17,8 @@ async def pg_api(pg_stack):
 
 
 async def test_happy_path_postgres(pg_stack, pg_api):
-    assert all("postgresql" in pg_stack.env[f"FIELDOPS_DB_{s}"] for s in ("INTAKE", "ROUTING", "INVOICING", "NOTIFICATIONS"))
+    services = ("INTAKE", "ROUTING", "INVOICING", "NOTIFICATIONS")
+    assert all("postgresql" in pg_stack.env[f"FIELDOPS_DB_{s}"] for s in services)
     admin = await pg_api.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD)
     cast = await make_cast(pg_api, admin)
     await check_happy_path(pg_stack, pg_api, cast)

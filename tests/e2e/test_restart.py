@@ -1,4 +1,5 @@
 """A second `make run` on the same data folder finds every earlier request and workflow, and goes on."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,9 +19,17 @@ async def test_stop_and_start_again_keeps_requests_and_workflows(restartable):
     try:
         admin = await api.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD)
         cast = await make_cast(api, admin)
-        request = await cast.customer.post("/requests", {
-            "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "service_call",
-            "priority": "normal", "summary": "Door sensor faulty"}, expect=201)
+        request = await cast.customer.post(
+            "/requests",
+            {
+                "customer_id": cast.customer_id,
+                "asset_id": cast.asset_id,
+                "kind": "service_call",
+                "priority": "normal",
+                "summary": "Door sensor faulty",
+            },
+            expect=201,
+        )
         number = request["number"]
         await cast.dispatcher.post(f"/work-events/{number}/publish")
     finally:

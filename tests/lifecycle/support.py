@@ -1,5 +1,6 @@
 """Helpers for the lifecycle tests through the gateway: a request in a given state, extra providers, and the
 table of which action each status allows."""
+
 from __future__ import annotations
 
 import email
@@ -39,14 +40,32 @@ ALLOWED: dict[str, set[str]] = {
     "customer-cancel": BEFORE_ACCEPT,
     "dispatcher-cancel": BEFORE_ACCEPT | WORKING,
 }
-PROVIDER_ACTIONS = {"accept", "decline", "schedule", "start", "await-parts", "resume", "ready-for-return", "complete",
-                    "submit"}
+PROVIDER_ACTIONS = {
+    "accept",
+    "decline",
+    "schedule",
+    "start",
+    "await-parts",
+    "resume",
+    "ready-for-return",
+    "complete",
+    "submit",
+}
 
 
 async def new_request(cast: Cast, kind: str = "service_call", priority: str = "normal", **extra) -> dict:
-    return await cast.customer.post("/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": kind, "priority": priority,
-        "summary": f"Fault {uuid.uuid4().hex[:6]}", **extra}, expect=201)
+    return await cast.customer.post(
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": kind,
+            "priority": priority,
+            "summary": f"Fault {uuid.uuid4().hex[:6]}",
+            **extra,
+        },
+        expect=201,
+    )
 
 
 async def another_provider(api: Api, cast: Cast, name: str = "Second Co") -> User:
@@ -62,8 +81,15 @@ async def offered(cast: Cast, kind: str = "service_call", priority: str = "norma
     return number, assigned["work_order_number"]
 
 
-async def attempt(api: Api, cast: Cast, action: str, number: str, wo: str | None,
-                  attachment_id: str | None = None, team_id: int | None = None) -> httpx.Response:
+async def attempt(
+    api: Api,
+    cast: Cast,
+    action: str,
+    number: str,
+    wo: str | None,
+    attachment_id: str | None = None,
+    team_id: int | None = None,
+) -> httpx.Response:
     """Send one lifecycle action as the role that may send it; answers the raw response."""
     d, p, ar = cast.dispatcher.headers, cast.provider.headers, cast.receivable.headers
     post = api.http.post
@@ -82,16 +108,25 @@ async def attempt(api: Api, cast: Cast, action: str, number: str, wo: str | None
     if action == "schedule":
         return await post(f"/work-orders/{wo}/schedule", headers=p, json={"scheduled_for": "2030-03-01T08:00:00Z"})
     if action == "complete":
-        return await post(f"/work-orders/{wo}/complete", headers=p,
-                          json={"notes": "probe", "invoice_attachment_id": attachment_id})
+        return await post(
+            f"/work-orders/{wo}/complete", headers=p, json={"notes": "probe", "invoice_attachment_id": attachment_id}
+        )
     if action == "submit":
         return await post(f"/provider-invoices/{wo}/submit", headers=p, json={})
     return await post(f"/work-orders/{wo}/{action}", headers=p, json={})
 
 
-async def probe_refusals(api: Api, cast: Cast, number: str, wo: str | None, status: str, *,
-                         attachment_id: str | None = None, team_id: int | None = None,
-                         skip: set[str] = frozenset()) -> list[str]:
+async def probe_refusals(
+    api: Api,
+    cast: Cast,
+    number: str,
+    wo: str | None,
+    status: str,
+    *,
+    attachment_id: str | None = None,
+    team_id: int | None = None,
+    skip: set[str] = frozenset(),
+) -> list[str]:
     """Every action the status does not allow answers 409 naming the status; nothing changes."""
     before = await cast.dispatcher.get(f"/requests/{number}")
     assert before["status"] == status, before

@@ -3,6 +3,7 @@ SLA breach and its search attribute, payment runs on the Temporal Schedule), the
 while the workflow worker and service processes are killed with SIGKILL and the Temporal dev server is stopped and
 started again on its database file. Every request still ends, and the ledgers show one work order per assignment,
 one email per event and one payment per invoice."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,12 @@ from tests.lifecycle.support import mails, timeline
 from tests.support.api import PDF_BYTES, Api, ApiError, make_cast, wait_for
 
 pytestmark = pytest.mark.e2e
-CLOCKS = {"FIELDOPS_PAYMENT_RUN_EVERY": "4", "FIELDOPS_ACCEPT_WITHIN_LOW": "6",
-          "FIELDOPS_RECOMMENDATION_REMINDER_AFTER": "5", "FIELDOPS_DUE_WITHIN_LOW": "25"}
+CLOCKS = {
+    "FIELDOPS_PAYMENT_RUN_EVERY": "4",
+    "FIELDOPS_ACCEPT_WITHIN_LOW": "6",
+    "FIELDOPS_RECOMMENDATION_REMINDER_AFTER": "5",
+    "FIELDOPS_DUE_WITHIN_LOW": "25",
+}
 LIFECYCLES = 4
 
 
@@ -51,20 +56,30 @@ async def own_cast(own_api):
 
 async def test_clocks_on_a_live_stack(own_stack, own_api, own_cast):
     cast = own_cast
-    request = await cast.customer.post("/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "service_call", "priority": "low",
-        "summary": "Slow drain"}, expect=201)
+    request = await cast.customer.post(
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": "service_call",
+            "priority": "low",
+            "summary": "Slow drain",
+        },
+        expect=201,
+    )
     number = request["number"]
     await cast.dispatcher.post(f"/work-events/{number}/publish")
     wo = (await cast.dispatcher.post(f"/work-events/{number}/assign", {"provider_id": cast.provider_id}))[
-        "work_order_number"]
+        "work_order_number"
+    ]
     # Nobody accepts within six seconds: withdrawn, back to published, the dispatcher told.
     await wait_for(lambda: _status(cast, number, "published"), timeout=30)
     assert (await cast.provider.get(f"/work-orders/{wo}"))["status"] == "withdrawn"
     await wait_for(lambda: _mails(own_stack, cast.dispatcher.email, f"{number} is ready for routing"), timeout=15)
 
     wo = (await cast.dispatcher.post(f"/work-events/{number}/assign", {"provider_id": cast.provider_id}))[
-        "work_order_number"]
+        "work_order_number"
+    ]
     await cast.provider.post(f"/work-orders/{wo}/accept")
     await cast.provider.post(f"/work-orders/{wo}/start")
     await cast.provider.post(f"/requests/{number}/recommendations", {"summary": "Replace the trap"}, expect=201)
@@ -76,9 +91,19 @@ async def test_clocks_on_a_live_stack(own_stack, own_api, own_cast):
     breached = await wait_for(lambda: _breached(cast, number), timeout=40)
     assert breached["status"] == "in_progress"
     listed = subprocess.run(
-        [str(Path(sys.executable).parent / "temporal"), "workflow", "list", "--address",
-         own_stack.settings.temporal_target, "--query", f"SlaBreached=true AND CustomerId='{cast.customer_id}'"],
-        capture_output=True, text=True, check=True).stdout
+        [
+            str(Path(sys.executable).parent / "temporal"),
+            "workflow",
+            "list",
+            "--address",
+            own_stack.settings.temporal_target,
+            "--query",
+            f"SlaBreached=true AND CustomerId='{cast.customer_id}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert request_workflow_id(number) in listed
 
 
@@ -89,8 +114,9 @@ class Driver:
     def __init__(self, api: Api) -> None:
         self.api = api
 
-    async def call(self, user, method: str, path: str, body=None, expect=(200, 201), key: str | None = None,
-                   timeout: float = 150):
+    async def call(
+        self, user, method: str, path: str, body=None, expect=(200, 201), key: str | None = None, timeout: float = 150
+    ):
         headers = {**user.headers, "Idempotency-Key": key or str(uuid.uuid4())}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -110,35 +136,66 @@ class Driver:
 
 async def one_lifecycle(driver: Driver, cast, index: int) -> str:
     c, d, p, ar = cast.customer, cast.dispatcher, cast.provider, cast.receivable
-    request = await driver.call(c, "POST", "/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "service_call", "priority": "high",
-        "summary": f"Durable {index}"})
+    request = await driver.call(
+        c,
+        "POST",
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": "service_call",
+            "priority": "high",
+            "summary": f"Durable {index}",
+        },
+    )
     number = request["number"]
     await driver.call(d, "POST", f"/work-events/{number}/publish", {})
     wo = (await driver.call(d, "POST", f"/work-events/{number}/assign", {"provider_id": cast.provider_id}))[
-        "work_order_number"]
+        "work_order_number"
+    ]
     await driver.call(p, "POST", f"/work-orders/{wo}/accept", {})
     await driver.call(p, "POST", f"/work-orders/{wo}/schedule", {"scheduled_for": "2030-01-15T09:00:00Z"})
     await driver.call(p, "POST", f"/work-orders/{wo}/start", {})
-    created = await driver.call(p, "POST", f"/requests/{number}/attachments", {
-        "filename": "invoice.pdf", "content_type": "application/pdf", "size_bytes": len(PDF_BYTES),
-        "kind": "provider_invoice"})
+    created = await driver.call(
+        p,
+        "POST",
+        f"/requests/{number}/attachments",
+        {
+            "filename": "invoice.pdf",
+            "content_type": "application/pdf",
+            "size_bytes": len(PDF_BYTES),
+            "kind": "provider_invoice",
+        },
+    )
     async with httpx.AsyncClient(timeout=30) as s3:
         put = await s3.put(created["upload"]["url"], content=PDF_BYTES, headers=created["upload"]["headers"])
         assert put.status_code == 200, put.text
     await driver.call(p, "POST", f"/requests/{number}/attachments/{created['id']}/complete", {})
-    await driver.call(p, "POST", f"/work-orders/{wo}/complete", {"notes": "done", "invoice_attachment_id": created["id"]})
-    await driver.call(p, "PUT", f"/provider-invoices/{wo}",
-                      {"invoice_number": f"D{index}X", "parts": "10.00", "labor": "20.00", "tax": "3.00"})
+    await driver.call(
+        p, "POST", f"/work-orders/{wo}/complete", {"notes": "done", "invoice_attachment_id": created["id"]}
+    )
+    await driver.call(
+        p,
+        "PUT",
+        f"/provider-invoices/{wo}",
+        {"invoice_number": f"D{index}X", "parts": "10.00", "labor": "20.00", "tax": "3.00"},
+    )
     await driver.call(p, "POST", f"/provider-invoices/{wo}/submit", {})
     await driver.call(d, "POST", f"/work-events/{number}/approve-payment", {})
     # Paid by a run of the Schedule (every four seconds here), never by hand.
     await wait_for(lambda: _status(cast, number, "paid", quiet=True), timeout=150, interval=0.5)
     await driver.call(ar, "POST", f"/work-events/{number}/invoiced", {})
-    invoice = next(i for i in (await driver.call(ar, "GET", "/invoices?status=outstanding"))["items"]
-                   if i["request_number"] == number)
-    await driver.call(ar, "POST", f"/invoices/{invoice['id']}/record-payment",
-                      {"amount": invoice["total"], "paid_at": "2030-02-01T12:00:00Z"})
+    invoice = next(
+        i
+        for i in (await driver.call(ar, "GET", "/invoices?status=outstanding"))["items"]
+        if i["request_number"] == number
+    )
+    await driver.call(
+        ar,
+        "POST",
+        f"/invoices/{invoice['id']}/record-payment",
+        {"amount": invoice["total"], "paid_at": "2030-02-01T12:00:00Z"},
+    )
     return number
 
 
@@ -195,14 +252,20 @@ async def test_lifecycles_survive_killed_processes(own_stack, own_api, own_cast)
     data = own_stack.stack.data / "db"
     # One work order per assignment (one assignment each here).
     with sqlite3.connect(data / "routing.db") as db:
-        rows = db.execute("SELECT request_number, assignment, status FROM work_orders WHERE request_number IN "
-                          f"({','.join('?' * len(numbers))})", numbers).fetchall()
+        rows = db.execute(
+            "SELECT request_number, assignment, status FROM work_orders WHERE request_number IN "
+            f"({','.join('?' * len(numbers))})",
+            numbers,
+        ).fetchall()
     assert sorted((r[0], r[1]) for r in rows) == sorted((n, 1) for n in numbers)
     assert {r[2] for r in rows} == {"paid"}
     # One payment per invoice, with its reference.
     with sqlite3.connect(data / "invoicing.db") as db:
-        payments = db.execute("SELECT request_number, work_order_number, reference, run_id FROM payments WHERE "
-                              f"request_number IN ({','.join('?' * len(numbers))})", numbers).fetchall()
+        payments = db.execute(
+            "SELECT request_number, work_order_number, reference, run_id FROM payments WHERE "
+            f"request_number IN ({','.join('?' * len(numbers))})",
+            numbers,
+        ).fetchall()
     assert sorted(p[0] for p in payments) == sorted(numbers)
     assert all(p[2].endswith(p[1]) for p in payments)
     assert all(p[3].startswith("payment-run:scheduled") for p in payments), payments  # runs of the Schedule
@@ -212,21 +275,35 @@ async def test_lifecycles_survive_killed_processes(own_stack, own_api, own_cast)
     assert {p[1] for p in payments} <= listed
 
     # One email per event: no Message-ID twice in the mail folder, and the customer got one per status change.
-    messages = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-                for p in sorted(own_stack.mail_dir.glob("*.eml"))]
+    messages = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(own_stack.mail_dir.glob("*.eml"))
+    ]
     counts = collections.Counter(m["Message-ID"] for m in messages)
     assert [mid for mid, n in counts.items() if n > 1] == []
     inbox = (await cast.customer.get("/me"))["notification_email"]
     for number in numbers:
         changes = [e for e in await timeline(cast.dispatcher, number) if e["kind"] == "status_change"]
         assert [e["status"] for e in changes] == [
-            "draft", "published", "waiting_acceptance", "accepted", "scheduled", "in_progress", "completed",
-            "invoice_submitted", "payment_approved", "paid"]
+            "draft",
+            "published",
+            "waiting_acceptance",
+            "accepted",
+            "scheduled",
+            "in_progress",
+            "completed",
+            "invoice_submitted",
+            "payment_approved",
+            "paid",
+        ]
         # The customer is told of each change it sees, not of the provider's invoice and payment.
         seen = [e for e in await timeline(cast.customer, number) if e["kind"] == "status_change"]
         assert [e["status"] for e in seen] == [e["status"] for e in changes][:7]
-        received = [m for m in messages if m["To"] == inbox
-                    and " ".join(m["Subject"].split()).startswith(f"Your request {number} ")]
+        received = [
+            m
+            for m in messages
+            if m["To"] == inbox and " ".join(m["Subject"].split()).startswith(f"Your request {number} ")
+        ]
         assert len(received) == len(seen), [m["Subject"] for m in received]
 
 

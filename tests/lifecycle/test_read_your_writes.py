@@ -2,6 +2,7 @@
 the person who acted sees the new status and the action's event (the request's next version) on the very next
 GET, however many others act at the same time. Emails and feed entries follow the answer; they are not waited for
 here."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,7 +29,8 @@ async def test_each_actor_reads_its_own_write_at_once_while_others_act(cast):
             events = await timeline(user, number)
             assert seen["status"] == answer["status"], (path, seen["status"], answer["status"])
             assert len(events) == version, (path, [(e["kind"], e["status"]) for e in events])
-            assert events[-1]["kind"] == "status_change" and events[-1]["status"] == answer["status"], (path, events[-1])
+            last = events[-1]
+            assert last["kind"] == "status_change" and last["status"] == answer["status"], (path, last)
             return answer
 
         await act(d, f"/work-events/{number}/publish")

@@ -1,11 +1,18 @@
 """Every transition and role of API.md's lifecycle table through the gateway, with a 409 naming the current status
 for every action a status does not allow."""
+
 from __future__ import annotations
 
 import asyncio
 
 from tests.lifecycle.support import (
-    another_provider, attempt, mails, new_request, offered, probe_refusals, timeline,
+    another_provider,
+    attempt,
+    mails,
+    new_request,
+    offered,
+    probe_refusals,
+    timeline,
 )
 from tests.support.api import upload_invoice_copy, wait_for
 
@@ -22,13 +29,15 @@ async def test_walk_in_walks_every_status_and_refuses_everything_else(api, cast)
     await cast.dispatcher.post(f"/work-events/{number}/publish")
     await probe("published")
     wo = (await cast.dispatcher.post(f"/work-events/{number}/assign", {"provider_id": cast.provider_id}))[
-        "work_order_number"]
+        "work_order_number"
+    ]
     await probe("waiting_acceptance", wo)
     accepted = await cast.provider.post(f"/work-orders/{wo}/accept", {"notes": "on it"})
     assert accepted["status"] == "accepted" and accepted["provider_id"] == cast.provider_id
     attachment = await upload_invoice_copy(api, cast.provider, number)
-    await cast.provider.put(f"/provider-invoices/{wo}", {"invoice_number": "WALK1", "parts": "10.00", "labor": "5.00",
-                                                         "tax": "0.00"})
+    await cast.provider.put(
+        f"/provider-invoices/{wo}", {"invoice_number": "WALK1", "parts": "10.00", "labor": "5.00", "tax": "0.00"}
+    )
     await probe("accepted", wo, attachment_id=attachment)
     scheduled = await cast.provider.post(f"/work-orders/{wo}/schedule", {"scheduled_for": "2030-01-15T09:00:00Z"})
     assert scheduled["scheduled_for"].startswith("2030-01-15T09:00:00")
@@ -58,21 +67,37 @@ async def test_walk_in_walks_every_status_and_refuses_everything_else(api, cast)
         assert response.status_code == 409 and "paid" in response.json()["detail"], response.text
 
     statuses = [e["status"] for e in await timeline(cast.dispatcher, number) if e["kind"] == "status_change"]
-    assert statuses == ["draft", "published", "waiting_acceptance", "accepted", "scheduled", "in_progress",
-                        "awaiting_parts", "in_progress", "ready_for_return", "completed", "invoice_submitted",
-                        "payment_approved", "paid"]
+    assert statuses == [
+        "draft",
+        "published",
+        "waiting_acceptance",
+        "accepted",
+        "scheduled",
+        "in_progress",
+        "awaiting_parts",
+        "in_progress",
+        "ready_for_return",
+        "completed",
+        "invoice_submitted",
+        "payment_approved",
+        "paid",
+    ]
 
 
 async def test_roles_are_enforced(api, cast):
     number, wo = await offered(cast)
     stranger = await another_provider(api, cast)
     assert (await api.http.post(f"/work-events/{number}/publish", headers=cast.customer.headers)).status_code == 403
-    assert (await api.http.post(f"/work-events/{number}/assign", headers=cast.provider.headers,
-                                json={"provider_id": cast.provider_id})).status_code == 403
+    assert (
+        await api.http.post(
+            f"/work-events/{number}/assign", headers=cast.provider.headers, json={"provider_id": cast.provider_id}
+        )
+    ).status_code == 403
     assert (await api.http.post(f"/work-events/{number}/invoiced", headers=cast.dispatcher.headers)).status_code == 403
     assert (await api.http.post(f"/work-orders/{wo}/accept", headers=cast.dispatcher.headers)).status_code == 403
-    assert (await api.http.post(f"/requests/{number}/cancel", headers=cast.provider.headers,
-                                json={"reason": "x"})).status_code == 403
+    assert (
+        await api.http.post(f"/requests/{number}/cancel", headers=cast.provider.headers, json={"reason": "x"})
+    ).status_code == 403
     # A provider the work order was not offered to does not see it at all.
     assert (await api.http.post(f"/work-orders/{wo}/accept", headers=stranger.headers)).status_code == 404
     assert (await api.http.get(f"/requests/{number}", headers=stranger.headers)).status_code == 404
@@ -108,15 +133,18 @@ async def test_reassign_voids_old_work_order_and_issues_a_new_number(api, cast):
 
 async def test_team_offer_first_accept_wins_at_the_same_instant(api, cast):
     members = [cast.provider] + [await another_provider(api, cast, f"Team Co {i}") for i in range(3)]
-    team = await cast.dispatcher.post("/teams", {"name": "Night shift", "provider_ids": [m.provider_id for m in members]},
-                                      expect=201)
+    team = await cast.dispatcher.post(
+        "/teams", {"name": "Night shift", "provider_ids": [m.provider_id for m in members]}, expect=201
+    )
     number = (await new_request(cast))["number"]
     await cast.dispatcher.post(f"/work-events/{number}/publish")
-    wo = (await cast.dispatcher.post(f"/work-events/{number}/assign-team", {"team_id": team["id"]}))["work_order_number"]
+    assigned = await cast.dispatcher.post(f"/work-events/{number}/assign-team", {"team_id": team["id"]})
+    wo = assigned["work_order_number"]
     for member in members:  # one shared number, offered to every member
         assert wo in [w["number"] for w in (await member.get("/work-orders?view=waiting"))["items"]]
-    responses = await asyncio.gather(*(api.http.post(f"/work-orders/{wo}/accept", headers=m.headers, json={})
-                                       for m in members))
+    responses = await asyncio.gather(
+        *(api.http.post(f"/work-orders/{wo}/accept", headers=m.headers, json={}) for m in members)
+    )
     codes = sorted(r.status_code for r in responses)
     assert codes == [200, 409, 409, 409], [r.text for r in responses]
     winner = members[[r.status_code for r in responses].index(200)]
@@ -133,8 +161,9 @@ async def test_marketplace_offer_first_accept_wins_at_the_same_instant(api, cast
     wo = (await cast.dispatcher.post(f"/work-events/{number}/send-to-marketplace"))["work_order_number"]
     await bidders[-1].post(f"/work-orders/{wo}/decline")  # a marketplace decline leaves the offer open
     assert (await cast.dispatcher.get(f"/requests/{number}"))["status"] == "waiting_acceptance"
-    responses = await asyncio.gather(*(api.http.post(f"/work-orders/{wo}/accept", headers=b.headers, json={})
-                                       for b in bidders[:-1]))
+    responses = await asyncio.gather(
+        *(api.http.post(f"/work-orders/{wo}/accept", headers=b.headers, json={}) for b in bidders[:-1])
+    )
     assert sorted(r.status_code for r in responses) == [200, 409, 409, 409], [r.text for r in responses]
     state = await cast.dispatcher.get(f"/requests/{number}")
     assert state["status"] == "accepted" and state["work_order_number"] == wo

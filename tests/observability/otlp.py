@@ -1,5 +1,6 @@
 """A tiny OTLP/HTTP trace receiver: what a collector would be, in the test's own process. It decodes each
 ExportTraceServiceRequest (protobuf) and keeps every span with the service that sent it."""
+
 from __future__ import annotations
 
 import gzip
@@ -8,7 +9,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
 )
 
 
@@ -66,8 +68,15 @@ class Receiver:
             attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
-                    spans.append(Span(attributes.get("service.name", ""), span.name, span.trace_id.hex(),
-                                      span.span_id.hex(), span.parent_span_id.hex()))
+                    spans.append(
+                        Span(
+                            attributes.get("service.name", ""),
+                            span.name,
+                            span.trace_id.hex(),
+                            span.span_id.hex(),
+                            span.parent_span_id.hex(),
+                        )
+                    )
         with self.lock:
             self.spans.extend(spans)
 

@@ -1,6 +1,7 @@
 """Traces, metrics and logs of a whole stack, started with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a receiver in
 this test: one lifecycle, then one trace from the gateway through the API and the workflow to an activity, the
 metrics every service serves, and JSON log lines carrying the request id, number and workflow id."""
+
 from __future__ import annotations
 
 import json
@@ -53,10 +54,12 @@ async def test_one_trace_runs_from_the_gateway_through_the_api_and_workflow_to_a
             # One tree, whole: every span but the gateway's root has its parent in the same trace.
             ids = {span.span_id for span in spans}
             roots = [span.service for span in spans if span.parent_id not in ids]
-            if {"fieldops-gateway", "fieldops-intake", "fieldops-workflow-worker"} <= services and any(
-                    name.startswith("RunActivity:") for name in names) and any(
-                    name.startswith("RunWorkflow:ServiceRequestWorkflow") for name in names) and roots == [
-                    "fieldops-gateway"]:
+            if (
+                {"fieldops-gateway", "fieldops-intake", "fieldops-workflow-worker"} <= services
+                and any(name.startswith("RunActivity:") for name in names)
+                and any(name.startswith("RunWorkflow:ServiceRequestWorkflow") for name in names)
+                and roots == ["fieldops-gateway"]
+            ):
                 return spans
         return None
 
@@ -64,8 +67,9 @@ async def test_one_trace_runs_from_the_gateway_through_the_api_and_workflow_to_a
     activity = next(span for span in spans if span.name.startswith("RunActivity:"))
     assert activity.service.removeprefix("fieldops-") in SERVICES
     # The database work under the API is traced too.
-    assert any(span.service == "fieldops-intake" and span.name.split()[0] in ("INSERT", "SELECT", "connect")
-               for span in spans), sorted({(s.service, s.name) for s in spans})
+    assert any(
+        span.service == "fieldops-intake" and span.name.split()[0] in ("INSERT", "SELECT", "connect") for span in spans
+    ), sorted({(s.service, s.name) for s in spans})
 
 
 async def test_every_service_serves_metrics_and_the_worker_its_own(traced, one_lifecycle):
@@ -85,8 +89,11 @@ async def test_every_service_serves_metrics_and_the_worker_its_own(traced, one_l
     assert 'fieldops_uploads_total{service="intake",step="started"}' in intake
     assert 'fieldops_uploads_total{service="intake",step="completed"}' in intake
     assert 'fieldops_emails_total{outcome="sent",service="notifications"}' in scraped["notifications"]
-    assert any(line.startswith('fieldops_activities_total{activity=') and 'outcome="completed"' in line
-               for name in SERVICES for line in scraped[name].splitlines())
+    assert any(
+        line.startswith("fieldops_activities_total{activity=") and 'outcome="completed"' in line
+        for name in SERVICES
+        for line in scraped[name].splitlines()
+    )
     # The Temporal SDK's own metrics, in the services' registry and on the worker's port.
     assert "temporal_activity_execution_latency_bucket{" in "".join(scraped[name] for name in SERVICES)
     assert "temporal_workflow_task_execution_latency_bucket{" in worker
@@ -97,8 +104,11 @@ async def test_every_service_serves_metrics_and_the_worker_its_own(traced, one_l
 async def test_logs_are_json_lines_with_request_id_number_and_workflow_id(traced, one_lifecycle):
     running, _ = traced
     number, request_id = one_lifecycle
-    lines = [json.loads(line) for line in (running.stack.data / "logs" / "intake.log").read_text().splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line)
+        for line in (running.stack.data / "logs" / "intake.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
     access = [line for line in lines if line.get("request_id") == request_id]
     assert access and access[-1]["logger"] == "uvicorn.access", access
     assert access[-1]["request_number"] == number

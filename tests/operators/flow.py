@@ -1,4 +1,5 @@
 """Steps of a request's lifecycle through the gateway, for the operators' tests: each stops where a test needs it."""
+
 from __future__ import annotations
 
 import email
@@ -14,11 +15,20 @@ from tests.support.api import Api, Cast, User, upload_invoice_copy
 INVOICE = {"parts": "120.00", "labor": "80.50", "tax": "20.05"}  # total 220.55
 
 
-async def new_request(cast: Cast, priority: str = "normal", kind: str = "service_call",
-                      summary: str = "Chiller does not cool") -> str:
-    created = await cast.customer.post("/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": kind, "priority": priority,
-        "summary": summary}, expect=201)
+async def new_request(
+    cast: Cast, priority: str = "normal", kind: str = "service_call", summary: str = "Chiller does not cool"
+) -> str:
+    created = await cast.customer.post(
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": kind,
+            "priority": priority,
+            "summary": summary,
+        },
+        expect=201,
+    )
     assert created["status"] == "draft"
     return created["number"]
 
@@ -26,8 +36,9 @@ async def new_request(cast: Cast, priority: str = "normal", kind: str = "service
 async def assigned(cast: Cast, number: str, provider_id: int | None = None) -> str:
     """Publish and offer to one provider; the work order number."""
     await cast.dispatcher.post(f"/work-events/{number}/publish")
-    state = await cast.dispatcher.post(f"/work-events/{number}/assign",
-                                       {"provider_id": provider_id or cast.provider_id})
+    state = await cast.dispatcher.post(
+        f"/work-events/{number}/assign", {"provider_id": provider_id or cast.provider_id}
+    )
     assert state["status"] == "waiting_acceptance"
     return state["work_order_number"]
 
@@ -44,8 +55,9 @@ async def started(cast: Cast, number: str, provider: User | None = None, provide
 
 async def complete(api: Api, provider: User, number: str, wo: str) -> dict:
     attachment_id = await upload_invoice_copy(api, provider, number)
-    return await provider.post(f"/work-orders/{wo}/complete",
-                               {"notes": "Replaced the start relay", "invoice_attachment_id": attachment_id})
+    return await provider.post(
+        f"/work-orders/{wo}/complete", {"notes": "Replaced the start relay", "invoice_attachment_id": attachment_id}
+    )
 
 
 async def completed(api: Api, cast: Cast, number: str, provider: User | None = None) -> str:
@@ -74,8 +86,9 @@ async def status_of(user: User, number: str) -> dict:
 
 async def refused(user: User, method: str, path: str, status: int, body: Any = None) -> str:
     """Call expecting a refusal; the detail as text."""
-    response = await user.api.http.request(method, path, headers=user.headers,
-                                           json=body if body is not None else (None if method == "GET" else {}))
+    response = await user.api.http.request(
+        method, path, headers=user.headers, json=body if body is not None else (None if method == "GET" else {})
+    )
     assert response.status_code == status, f"{method} {path}: {response.status_code} {response.text}"
     return str(response.json()["detail"])
 

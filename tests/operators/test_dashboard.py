@@ -1,4 +1,5 @@
 """The customers dashboard: the five bucket counts of each customer, right after every step of the lifecycle."""
+
 from __future__ import annotations
 
 from tests.operators.flow import complete, new_request
@@ -12,8 +13,13 @@ async def counts(cast) -> dict:
 
 
 def expect(draft=0, published=0, assigned=0, in_progress=0, completed=0) -> dict:
-    return {"draft": draft, "published": published, "assigned": assigned, "in_progress": in_progress,
-            "completed": completed}
+    return {
+        "draft": draft,
+        "published": published,
+        "assigned": assigned,
+        "in_progress": in_progress,
+        "completed": completed,
+    }
 
 
 async def test_counts_follow_every_step(stack, api, cast):
@@ -24,8 +30,9 @@ async def test_counts_follow_every_step(stack, api, cast):
 
     await cast.dispatcher.post(f"/work-events/{first}/publish")
     assert await counts(cast) == expect(draft=1, published=1)
-    wo = (await cast.dispatcher.post(f"/work-events/{first}/assign",
-                                     {"provider_id": cast.provider_id}))["work_order_number"]
+    wo = (await cast.dispatcher.post(f"/work-events/{first}/assign", {"provider_id": cast.provider_id}))[
+        "work_order_number"
+    ]
     assert await counts(cast) == expect(draft=1, assigned=1)
     await cast.provider.post(f"/work-orders/{wo}/accept")
     assert await counts(cast) == expect(draft=1, in_progress=1)
@@ -39,8 +46,9 @@ async def test_counts_follow_every_step(stack, api, cast):
 
     # The walk-in: offered, declined (back to published), offered again, accepted, ready for return.
     await cast.dispatcher.post(f"/work-events/{second}/publish")
-    wo2 = (await cast.dispatcher.post(f"/work-events/{second}/assign",
-                                      {"provider_id": cast.provider_id}))["work_order_number"]
+    wo2 = (await cast.dispatcher.post(f"/work-events/{second}/assign", {"provider_id": cast.provider_id}))[
+        "work_order_number"
+    ]
     assert await counts(cast) == expect(assigned=1, completed=1)
     await cast.provider.post(f"/work-orders/{wo2}/decline", {"notes": "no bench space"})
     assert await counts(cast) == expect(published=1, completed=1)

@@ -1,6 +1,7 @@
 """Every event reaches the right people, by email and in the in-portal feed; unread counts and mark-as-read.
 (Acceptance expiries and SLA breaches reaching the dispatcher need short clocks: tests/workflows/test_clocks.py
 proves them on the time-skipping server with the real activities and an SMTP server.)"""
+
 from __future__ import annotations
 
 import uuid
@@ -16,6 +17,7 @@ async def subjects(user, number: str) -> list[str]:
 
 async def heard(user, number: str, subject: str) -> list[str]:
     """The user's feed of the request once `subject` is in it: feed entries follow the action's answer."""
+
     async def check():
         found = await subjects(user, number)
         return found if subject in found else None
@@ -35,8 +37,9 @@ async def emailed(stack, user, number: str) -> list[str]:
 
 
 async def test_offers_declines_notes_recommendations_and_responses(stack, api, admin, cast):
-    company = await cast.dispatcher.post("/providers", {"name": f"Bystander {uuid.uuid4().hex[:6]}",
-                                                        "email": "b@x.example"}, expect=201)
+    company = await cast.dispatcher.post(
+        "/providers", {"name": f"Bystander {uuid.uuid4().hex[:6]}", "email": "b@x.example"}, expect=201
+    )
     bystander = await api.make_user(admin, "provider", provider_id=company["id"])
     number = await new_request(cast)
 
@@ -52,8 +55,11 @@ async def test_offers_declines_notes_recommendations_and_responses(stack, api, a
     # A decline reaches the dispatcher, naming the work order.
     await cast.provider.post(f"/work-orders/{wo}/decline", {"notes": "no technician free"})
     await heard(cast.dispatcher, number, f"Request {number} is ready for routing")
-    declined = [n for n in (await cast.dispatcher.get("/notifications", params={"limit": 200}))["items"]
-                if n["request_number"] == number and "ready for routing" in n["subject"]]
+    declined = [
+        n
+        for n in (await cast.dispatcher.get("/notifications", params={"limit": 200}))["items"]
+        if n["request_number"] == number and "ready for routing" in n["subject"]
+    ]
     assert len(declined) == 1  # the dispatcher's own publish told only the customer
     assert f"Declined work order number: {wo}" in declined[0]["body"] and "no technician free" in declined[0]["body"]
 
@@ -69,17 +75,23 @@ async def test_offers_declines_notes_recommendations_and_responses(stack, api, a
     # A note reaches the customer's contacts, the dispatcher and the provider holding the work.
     await cast.customer.post(f"/requests/{number}/notes", {"body": "Gate code is 4711"}, expect=201)
     for user in (cast.dispatcher, cast.provider):
+
         async def noted(user=user):
             return [s for s in await subjects(user, number) if "a new note" in s]
+
         assert await wait_for(noted, timeout=20)
     assert [s for s in await subjects(bystander, number) if "a new note" in s] == []
 
     # A recommendation reaches the customer; the customer's answer reaches the provider.
-    rec = await cast.provider.post(f"/requests/{number}/recommendations",
-                                   {"summary": "replace the compressor", "estimated_cost": "900.00"}, expect=201)
+    rec = await cast.provider.post(
+        f"/requests/{number}/recommendations",
+        {"summary": "replace the compressor", "estimated_cost": "900.00"},
+        expect=201,
+    )
     await heard(cast.customer, number, f"Your request {number}: the technician recommends replace the compressor")
-    await cast.customer.post(f"/requests/{number}/recommendations/{rec['id']}/respond",
-                             {"decision": "approve", "comment": "go ahead"})
+    await cast.customer.post(
+        f"/requests/{number}/recommendations/{rec['id']}/respond", {"decision": "approve", "comment": "go ahead"}
+    )
     await heard(cast.provider, number, f"Request {number}: the customer approved a recommendation")
     assert not [s for s in await subjects(cast.customer, number) if "the customer" in s]
 
@@ -110,8 +122,9 @@ async def test_payments_reach_the_provider_and_never_the_customer(stack, api, ca
     feed = await heard(cast.provider, number, f"Request {number} was paid")
     assert f"Request {number} has its provider payment approved" in feed and f"Request {number} was paid" in feed
     assert f"Request {number} was paid" in await emailed(stack, cast.provider, number)
-    paid = next(n for n in (await cast.provider.get("/notifications"))["items"]
-                if n["subject"] == f"Request {number} was paid")
+    paid = next(
+        n for n in (await cast.provider.get("/notifications"))["items"] if n["subject"] == f"Request {number} was paid"
+    )
     assert f"Payment reference: {final['payment_reference']}" in paid["body"]
     # The provider's invoice and payment are between the provider and the operator (API.md).
     for told in (await subjects(cast.customer, number), await emailed(stack, cast.customer, number)):

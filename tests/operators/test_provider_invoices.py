@@ -1,5 +1,6 @@
 """Provider invoices: every rule of the providers' quick reference is a 422 naming the rule; one invoice per work
 order, submitted only once the work is completed, frozen once submitted, totals computed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,9 @@ async def test_lifecycle_of_one_invoice(stack, api, cast):
     number = await new_request(cast)
     wo = await started(cast, number)
     # Drafting is allowed while the work goes on; the total is computed, never taken from the client.
-    draft = await cast.provider.put(f"/provider-invoices/{wo}", {**VALID, "parts": "10", "labor": "0.00",
-                                                                  "tax": "0.5", "total": "999.99"})
+    draft = await cast.provider.put(
+        f"/provider-invoices/{wo}", {**VALID, "parts": "10", "labor": "0.00", "tax": "0.5", "total": "999.99"}
+    )
     assert (draft["parts"], draft["labor"], draft["tax"], draft["total"]) == ("10.00", "0.00", "0.50", "10.50")
     assert draft["status"] == "draft" and draft["request_number"] == number
     # Submitting before completion: a 409 naming the request's status.
@@ -76,8 +78,13 @@ async def test_submit_needs_a_saved_invoice_and_its_holder(stack, api, admin, ca
     wo = await started(cast, number)
     await complete(api, cast.provider, number, wo)
     assert "PUT /provider-invoices" in await refused(cast.provider, "POST", f"/provider-invoices/{wo}/submit", 422)
-    outsider = await api.make_user(admin, "provider", provider_id=(await cast.dispatcher.post(
-        "/providers", {"name": "Outsider", "email": "o@x.example"}, expect=201))["id"])
+    outsider = await api.make_user(
+        admin,
+        "provider",
+        provider_id=(
+            await cast.dispatcher.post("/providers", {"name": "Outsider", "email": "o@x.example"}, expect=201)
+        )["id"],
+    )
     await refused(outsider, "PUT", f"/provider-invoices/{wo}", 404, VALID)
     await refused(outsider, "POST", f"/provider-invoices/{wo}/submit", 404)
     await refused(cast.customer, "PUT", f"/provider-invoices/{wo}", 403, VALID)
@@ -88,8 +95,9 @@ async def test_reassigned_work_order_takes_no_invoice(stack, api, cast):
     old = await assigned(cast, number)
     await cast.provider.post(f"/work-orders/{old}/accept")
     await cast.provider.put(f"/provider-invoices/{old}", VALID)
-    new = (await cast.dispatcher.post(f"/work-events/{number}/assign",
-                                      {"provider_id": cast.provider_id}))["work_order_number"]
+    new = (await cast.dispatcher.post(f"/work-events/{number}/assign", {"provider_id": cast.provider_id}))[
+        "work_order_number"
+    ]
     assert new != old
     assert "voided" in await refused(cast.provider, "PUT", f"/provider-invoices/{old}", 409, VALID)
     assert "voided" in await refused(cast.provider, "POST", f"/provider-invoices/{old}/submit", 409)
@@ -100,8 +108,9 @@ async def test_concurrent_first_saves_keep_one_invoice(stack, api, quick_cast):
     number = await new_request(cast)
     wo = await started(cast, number)
     bodies = [{**VALID, "invoice_number": f"C{i}", "parts": f"{i}.00"} for i in range(1, 7)]
-    answers = await asyncio.gather(*(api.http.put(f"/provider-invoices/{wo}", json=b, headers=cast.provider.headers)
-                                     for b in bodies))
+    answers = await asyncio.gather(
+        *(api.http.put(f"/provider-invoices/{wo}", json=b, headers=cast.provider.headers) for b in bodies)
+    )
     assert {r.status_code for r in answers} <= {200, 409}, [r.text for r in answers]
     saved = await cast.provider.get(f"/provider-invoices/{wo}")
     winners = [r.json() for r in answers if r.status_code == 200]

@@ -1,4 +1,5 @@
 """The operators' work-event console: the filterable list and every action one at a time or in bulk."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,9 @@ async def test_list_filters_by_customer_status_provider_and_priority(stack, api,
     assert await numbers(customer_id=cast.customer_id, sort="created_at") == [urgent, low, working]
     assert await numbers(cast.receivable, customer_id=cast.customer_id, status="in_progress") == [working]
     page = await cast.dispatcher.get("/work-events", params={"customer_id": cast.customer_id, "limit": 2})
-    rest = await cast.dispatcher.get("/work-events", params={"customer_id": cast.customer_id,
-                                                            "cursor": page["next_cursor"]})
+    rest = await cast.dispatcher.get(
+        "/work-events", params={"customer_id": cast.customer_id, "cursor": page["next_cursor"]}
+    )
     assert [i["number"] for i in page["items"] + rest["items"]] == [working, low, urgent]
     assert rest["next_cursor"] is None
     assert "status" in await refused(cast.dispatcher, "GET", "/work-events?status=nonsense", 422)
@@ -53,24 +55,25 @@ async def test_bulk_publish_one_result_each_and_failures_do_not_stop_others(stac
 
 
 async def test_bulk_assign_team_and_marketplace(stack, api, admin, cast):
-    second = await cast.dispatcher.post("/providers", {"name": "Second Co", "email": "ops@second.example"},
-                                        expect=201)
-    team = await cast.dispatcher.post("/teams", {"name": "North", "provider_ids": [cast.provider_id, second["id"]]},
-                                      expect=201)
+    second = await cast.dispatcher.post("/providers", {"name": "Second Co", "email": "ops@second.example"}, expect=201)
+    team = await cast.dispatcher.post(
+        "/teams", {"name": "North", "provider_ids": [cast.provider_id, second["id"]]}, expect=201
+    )
     numbers = [await new_request(cast) for _ in range(6)]
     draft_one = numbers[5]
-    published = (await cast.dispatcher.post("/work-events/bulk", {"action": "publish", "numbers": numbers[:5]}))
+    published = await cast.dispatcher.post("/work-events/bulk", {"action": "publish", "numbers": numbers[:5]})
     assert all(r["ok"] for r in published["results"])
 
-    direct = await cast.dispatcher.post("/work-events/bulk", {"action": "assign", "numbers": [numbers[0], draft_one],
-                                                              "provider_id": cast.provider_id})
+    direct = await cast.dispatcher.post(
+        "/work-events/bulk", {"action": "assign", "numbers": [numbers[0], draft_one], "provider_id": cast.provider_id}
+    )
     got = by_number(direct["results"])
     assert got[numbers[0]] == {"number": numbers[0], "ok": True, "status": "waiting_acceptance"}
     assert got[draft_one]["ok"] is False and "draft" in got[draft_one]["detail"]
-    teamed = await cast.dispatcher.post("/work-events/bulk", {"action": "assign-team", "numbers": numbers[1:3],
-                                                              "team_id": team["id"]})
-    market = await cast.dispatcher.post("/work-events/bulk", {"action": "send-to-marketplace",
-                                                              "numbers": numbers[3:5]})
+    teamed = await cast.dispatcher.post(
+        "/work-events/bulk", {"action": "assign-team", "numbers": numbers[1:3], "team_id": team["id"]}
+    )
+    market = await cast.dispatcher.post("/work-events/bulk", {"action": "send-to-marketplace", "numbers": numbers[3:5]})
     assert all(r["ok"] and r["status"] == "waiting_acceptance" for r in teamed["results"] + market["results"])
 
     # Every offer has its own work order; team and marketplace offers reach the right providers.
@@ -82,10 +85,16 @@ async def test_bulk_assign_team_and_marketplace(stack, api, admin, cast):
     assert waiting[work_orders[1]]["offer_kind"] == "team" and waiting[work_orders[3]]["offer_kind"] == "marketplace"
 
     # A target that does not exist refuses the whole bulk before anything is done.
-    assert "provider_id" in await refused(cast.dispatcher, "POST", "/work-events/bulk", 422,
-                                          {"action": "assign", "numbers": [draft_one], "provider_id": 10 ** 9})
-    assert "team_id" in await refused(cast.dispatcher, "POST", "/work-events/bulk", 422,
-                                      {"action": "assign-team", "numbers": [draft_one]})
+    assert "provider_id" in await refused(
+        cast.dispatcher,
+        "POST",
+        "/work-events/bulk",
+        422,
+        {"action": "assign", "numbers": [draft_one], "provider_id": 10**9},
+    )
+    assert "team_id" in await refused(
+        cast.dispatcher, "POST", "/work-events/bulk", 422, {"action": "assign-team", "numbers": [draft_one]}
+    )
     assert (await status_of(cast.dispatcher, draft_one))["status"] == "draft"
 
 
@@ -109,8 +118,11 @@ async def test_delete_only_before_acceptance_kept_as_cancelled_with_who_and_why(
 
     await wait_for(draft_recorded)
     await cast.dispatcher.post(f"/work-events/{single}/delete", {"reason": "entered by mistake"})
-    for number, reason in ((draft, "duplicate of an older request"), (offered, "duplicate of an older request"),
-                           (single, "entered by mistake")):
+    for number, reason in (
+        (draft, "duplicate of an older request"),
+        (offered, "duplicate of an older request"),
+        (single, "entered by mistake"),
+    ):
         # Never erased: still listed and readable, as a cancelled request, with who deleted it and why.
         assert (await status_of(cast.customer, number))["status"] == "cancelled"
         timeline = (await cast.customer.get(f"/requests/{number}/timeline"))["items"]
@@ -118,8 +130,7 @@ async def test_delete_only_before_acceptance_kept_as_cancelled_with_who_and_why(
         assert len(deletion) == 1, timeline
         assert deletion[0]["detail"]["deleted"] is True and deletion[0]["detail"]["reason"] == reason
         assert deletion[0]["actor_user_id"] == cast.dispatcher.id and deletion[0]["actor_role"] == "dispatcher"
-    listed = await cast.dispatcher.get("/work-events", params={"customer_id": cast.customer_id,
-                                                               "status": "cancelled"})
+    listed = await cast.dispatcher.get("/work-events", params={"customer_id": cast.customer_id, "status": "cancelled"})
     assert {i["number"] for i in listed["items"]} == {draft, offered, single}
     assert (await status_of(cast.dispatcher, accepted))["status"] == "in_progress"
     # The voided offer is gone from the provider's waiting list.
@@ -139,8 +150,13 @@ async def test_billing_actions_belong_to_accounts_receivable(stack, api, cast):
         await refused(cast.provider, "POST", "/work-events/bulk", 403, {"action": action, "numbers": [done]})
     await refused(cast.receivable, "POST", "/work-events/bulk", 403, {"action": "publish", "numbers": [waiting]})
 
-    got = by_number((await cast.receivable.post("/work-events/bulk", {
-        "action": "invoice-not-required", "numbers": [done, waiting]}))["results"])
+    got = by_number(
+        (
+            await cast.receivable.post(
+                "/work-events/bulk", {"action": "invoice-not-required", "numbers": [done, waiting]}
+            )
+        )["results"]
+    )
     assert got[done]["ok"] is True
     assert got[waiting]["ok"] is False and "draft" in got[waiting]["detail"]
     assert (await status_of(cast.receivable, done))["billing_status"] == "not_required"
@@ -151,12 +167,16 @@ async def test_bulk_approve_payment_and_invoiced(stack, api, cast):
     await asyncio.gather(*(invoice_submitted(api, cast, n) for n in ready))
     early = await new_request(cast)
     await started(cast, early)
-    got = by_number((await cast.dispatcher.post("/work-events/bulk", {
-        "action": "approve-payment", "numbers": [*ready, early]}))["results"])
+    got = by_number(
+        (await cast.dispatcher.post("/work-events/bulk", {"action": "approve-payment", "numbers": [*ready, early]}))[
+            "results"
+        ]
+    )
     assert [got[n]["status"] for n in ready] == ["payment_approved"] * 2
     assert got[early]["ok"] is False and "in_progress" in got[early]["detail"]
-    got = by_number((await cast.receivable.post("/work-events/bulk", {
-        "action": "invoiced", "numbers": [*ready, early]}))["results"])
+    got = by_number(
+        (await cast.receivable.post("/work-events/bulk", {"action": "invoiced", "numbers": [*ready, early]}))["results"]
+    )
     assert all(got[n]["ok"] for n in ready)
     assert "billing starts once the work is completed" in got[early]["detail"]
     outstanding = (await cast.customer.get("/invoices?status=outstanding"))["items"]

@@ -1,6 +1,7 @@
 """A PostgreSQL server of the tests' own, in a temporary folder on a free port, which a test may stop and start
 again at will (a shared server must never be restarted). Debian's initdb and pg_ctl, found on PATH or through
 `pg_config --bindir`; run as the `postgres` user when the tests run as root, since PostgreSQL refuses root."""
+
 from __future__ import annotations
 
 import os
@@ -40,15 +41,17 @@ class OwnPostgres:
     def init(self) -> None:
         if self.as_owner:
             shutil.chown(self.root, "postgres")
-        self._run(_program("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                  "--no-sync")
+        self._run(_program("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
 
     def start(self) -> None:
         # fsync off: the tests restart the server cleanly and never need its data after a crash of the machine.
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c max_connections=200 "
-                   "-c fsync=off -c synchronous_commit=off")
-        self._run(_program("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options,
-                  "-w", "start")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c max_connections=200 "
+            "-c fsync=off -c synchronous_commit=off"
+        )
+        self._run(
+            _program("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start"
+        )
 
     def stop(self) -> None:
         # Fast: open sessions are cut, as a restart in production cuts them.
@@ -64,6 +67,9 @@ def own_postgres():
         server.start()
         yield server
     finally:
-        subprocess.run([*server.as_owner, _program("pg_ctl"), "-D", str(server.data), "-m", "immediate", "stop"],
-                       check=False, capture_output=True)
+        subprocess.run(
+            [*server.as_owner, _program("pg_ctl"), "-D", str(server.data), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(server.root, ignore_errors=True)

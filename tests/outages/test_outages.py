@@ -1,6 +1,7 @@
 """Outages of one part at a time, on a stack of its own whose services keep their data in a PostgreSQL server of
 the module's own: the mail server down in the middle of lifecycles, object storage down during uploads, and the
 database restarted under load. Each part comes back, and nothing is lost, repeated or left failing."""
+
 from __future__ import annotations
 
 import asyncio
@@ -50,9 +51,17 @@ async def own_cast(own_api) -> Cast:
 
 
 async def new_request(cast: Cast, summary: str) -> str:
-    request = await cast.customer.post("/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "service_call", "priority": "high",
-        "summary": summary}, expect=201)
+    request = await cast.customer.post(
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": "service_call",
+            "priority": "high",
+            "summary": summary,
+        },
+        expect=201,
+    )
     return request["number"]
 
 
@@ -60,13 +69,17 @@ def email_ledger(stack) -> dict[str, tuple[str, int]]:
     """The notifications service's ledger: {Message-ID: (status, attempts)}."""
     url = stack.settings.database_url("notifications").replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(url) as db:
-        return {mid: (status, attempts)
-                for mid, status, attempts in db.execute("SELECT message_id, status, attempts FROM emails")}
+        return {
+            mid: (status, attempts)
+            for mid, status, attempts in db.execute("SELECT message_id, status, attempts FROM emails")
+        }
 
 
 def mail_folder(stack) -> list[email.message.EmailMessage]:
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-            for p in sorted(stack.mail_dir.glob("*.eml"))]
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(stack.mail_dir.glob("*.eml"))
+    ]
 
 
 # --- the mail server ---------------------------------------------------------------------------------
@@ -81,15 +94,17 @@ async def test_emails_wait_for_the_mail_server_and_arrive_once(outage_stack, own
 
     async def go_on(number: str) -> None:
         wo = (await cast.dispatcher.post(f"/work-events/{number}/assign", {"provider_id": cast.provider_id}))[
-            "work_order_number"]
+            "work_order_number"
+        ]
         await cast.provider.post(f"/work-orders/{wo}/accept")
 
     going = asyncio.gather(*(go_on(number) for number in numbers))
     await asyncio.sleep(SMTP_DOWN)
     # Queued while down: the assignments' emails are in the ledger, unsent after several attempts, and nothing
     # reached the mail folder.
-    queued = {mid for mid, (status, attempts) in email_ledger(outage_stack).items()
-              if status != "sent" and attempts > 1}
+    queued = {
+        mid for mid, (status, attempts) in email_ledger(outage_stack).items() if status != "sent" and attempts > 1
+    }
     assert len(queued) >= LIFECYCLES, email_ledger(outage_stack)
     assert len(mail_folder(outage_stack)) == in_folder
 
@@ -190,12 +205,24 @@ class Recorder:
 
 async def steady_lifecycle(client: Recorder, cast: Cast, index: int) -> str:
     c, d, p = cast.customer, cast.dispatcher, cast.provider
-    number = (await client.call(c, "POST", "/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "service_call", "priority": "high",
-        "summary": f"Database restart {index}"}))["number"]
+    number = (
+        await client.call(
+            c,
+            "POST",
+            "/requests",
+            {
+                "customer_id": cast.customer_id,
+                "asset_id": cast.asset_id,
+                "kind": "service_call",
+                "priority": "high",
+                "summary": f"Database restart {index}",
+            },
+        )
+    )["number"]
     await client.call(d, "POST", f"/work-events/{number}/publish", {})
     wo = (await client.call(d, "POST", f"/work-events/{number}/assign", {"provider_id": cast.provider_id}))[
-        "work_order_number"]
+        "work_order_number"
+    ]
     await client.call(p, "POST", f"/work-orders/{wo}/accept", {})
     await client.call(p, "POST", f"/work-orders/{wo}/schedule", {"scheduled_for": "2030-01-15T09:00:00Z"})
     await client.call(p, "POST", f"/work-orders/{wo}/start", {})
@@ -252,10 +279,21 @@ async def test_requests_resume_after_a_database_restart(outage_stack, own_api, o
     for number in numbers:
         state = await cast.dispatcher.get(f"/requests/{number}")
         assert state["status"] == "in_progress"
-        changes = [e["status"] for e in (await cast.dispatcher.get(f"/requests/{number}/timeline"))["items"]
-                   if e["kind"] == "status_change"]
-        assert changes == ["draft", "published", "waiting_acceptance", "accepted", "scheduled", "in_progress",
-                           "awaiting_parts", "in_progress"]
+        changes = [
+            e["status"]
+            for e in (await cast.dispatcher.get(f"/requests/{number}/timeline"))["items"]
+            if e["kind"] == "status_change"
+        ]
+        assert changes == [
+            "draft",
+            "published",
+            "waiting_acceptance",
+            "accepted",
+            "scheduled",
+            "in_progress",
+            "awaiting_parts",
+            "in_progress",
+        ]
     # The restart fell in the middle of the load and was felt, and no error outlived it: nothing asked once the
     # server was back answered a 5xx.
     assert any(asked < stopped for asked, _, _ in client.answers)
@@ -263,6 +301,10 @@ async def test_requests_resume_after_a_database_restart(outage_stack, own_api, o
     assert any(asked > started for asked, _, _ in client.answers)
     after = [(path, status) for asked, path, status in client.answers if asked > started and not 0 < status < 500]
     assert after == []
-    for user, path in ((cast.customer, "/requests"), (cast.provider, "/work-orders"),
-                       (cast.receivable, "/invoices"), (cast.customer, "/notifications")):
+    for user, path in (
+        (cast.customer, "/requests"),
+        (cast.provider, "/work-orders"),
+        (cast.receivable, "/invoices"),
+        (cast.customer, "/notifications"),
+    ):
         await user.get(path)

@@ -1,4 +1,5 @@
 """Sites and assets made inline by a customer for its own organisation; an asset's page and its history."""
+
 from __future__ import annotations
 
 from tests.portal.support import new_request, unique
@@ -7,31 +8,56 @@ from tests.portal.support import new_request, unique
 async def test_customer_creates_sites_and_assets_inline_for_its_own_org(api, admin, cast):
     customer = cast.customer
     serial = unique("SN")
-    asset = await customer.post("/assets", {"customer_id": cast.customer_id, "name": "Boiler 1",
-                                            "serial_number": serial, "model": "B-200",
-                                            "site": {"name": "North depot", "address": "9 Quay St"}}, expect=201)
+    asset = await customer.post(
+        "/assets",
+        {
+            "customer_id": cast.customer_id,
+            "name": "Boiler 1",
+            "serial_number": serial,
+            "model": "B-200",
+            "site": {"name": "North depot", "address": "9 Quay St"},
+        },
+        expect=201,
+    )
     assert asset["id"] and asset["site_id"] and asset["serial_number"] == serial
     sites = (await customer.get(f"/customers/{cast.customer_id}/sites"))["items"]
-    assert {"id": asset["site_id"], "customer_id": cast.customer_id, "name": "North depot",
-            "address": "9 Quay St"} in sites
-    both = await api.http.post("/assets", json={"customer_id": cast.customer_id, "name": "x", "serial_number": "y",
-                                                "site_id": asset["site_id"], "site": {"name": "z"}},
-                               headers=customer.headers)
+    assert {
+        "id": asset["site_id"],
+        "customer_id": cast.customer_id,
+        "name": "North depot",
+        "address": "9 Quay St",
+    } in sites
+    both = await api.http.post(
+        "/assets",
+        json={
+            "customer_id": cast.customer_id,
+            "name": "x",
+            "serial_number": "y",
+            "site_id": asset["site_id"],
+            "site": {"name": "z"},
+        },
+        headers=customer.headers,
+    )
     assert both.status_code == 422
 
     # Another organisation: its customer id is unknown to us, its sites are not ours to use.
     other = await admin.post("/customers", {"name": "Elsewhere Inc"}, expect=201)
     other_site = await admin.post(f"/customers/{other['id']}/sites", {"name": "Their site"}, expect=201)
-    for body, status in (({"customer_id": other["id"], "name": "x", "serial_number": "y"}, 404),
-                         ({"customer_id": cast.customer_id, "site_id": other_site["id"], "name": "x",
-                           "serial_number": "y"}, 422)):
+    for body, status in (
+        ({"customer_id": other["id"], "name": "x", "serial_number": "y"}, 404),
+        ({"customer_id": cast.customer_id, "site_id": other_site["id"], "name": "x", "serial_number": "y"}, 422),
+    ):
         response = await api.http.post("/assets", json=body, headers=customer.headers)
         assert response.status_code == status, response.text
-    assert (await api.http.post(f"/customers/{other['id']}/sites", json={"name": "mine now"},
-                                headers=customer.headers)).status_code == 404
+    assert (
+        await api.http.post(f"/customers/{other['id']}/sites", json={"name": "mine now"}, headers=customer.headers)
+    ).status_code == 404
     for role_user in (cast.provider, cast.receivable):
-        response = await api.http.post("/assets", json={"customer_id": cast.customer_id, "name": "x",
-                                                        "serial_number": "y"}, headers=role_user.headers)
+        response = await api.http.post(
+            "/assets",
+            json={"customer_id": cast.customer_id, "name": "x", "serial_number": "y"},
+            headers=role_user.headers,
+        )
         assert response.status_code == 403
 
     # Listing and searching: own assets only; a typed % is a literal character, not a wildcard.
@@ -67,10 +93,12 @@ async def test_asset_page_lists_past_requests_with_serial_and_site(api, admin, c
 
 
 async def test_only_an_org_admin_adds_sites_directly(api, admin, cast):
-    plain = await api.http.post(f"/customers/{cast.customer_id}/sites", json={"name": "Annex"},
-                                headers=cast.customer.headers)
+    plain = await api.http.post(
+        f"/customers/{cast.customer_id}/sites", json={"name": "Annex"}, headers=cast.customer.headers
+    )
     assert plain.status_code == 403 and "organisation admin" in plain.json()["detail"]
     org_admin = await api.make_user(admin, "customer", customer_id=cast.customer_id, org_admin=True)
-    site = await org_admin.post(f"/customers/{cast.customer_id}/sites", {"name": "Annex", "address": "3 Row"},
-                                expect=201)
+    site = await org_admin.post(
+        f"/customers/{cast.customer_id}/sites", {"name": "Annex", "address": "3 Row"}, expect=201
+    )
     assert site["customer_id"] == cast.customer_id and site["name"] == "Annex"

@@ -4,6 +4,7 @@ After a whole lifecycle the customer reads its request as `completed`, with no p
 number or provider amounts, in every answer it gets and every email it receives, while the dispatcher and the
 provider still see `paid` and the reference. Every notification email links to its request's page in the portal,
 in people's words; the recommendation email links straight to the page that answers it."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,14 @@ RAW_STATUSES = {"waiting_acceptance", "in_progress", "awaiting_parts", "ready_fo
 # The provider's invoice lines in tests/support/api.py lifecycle, and their total.
 PROVIDER_AMOUNTS = ("120.00", "80.50", "20.05", "220.55")
 # What the operators read of the provider billing (people's names may say "Provider": these phrases may not).
-PROVIDER_BILLING_WORDS = ("provider invoice", "provider payment", "provider paid", "payment reference", "was paid",
-                          "payment approved")
+PROVIDER_BILLING_WORDS = (
+    "provider invoice",
+    "provider payment",
+    "provider paid",
+    "payment reference",
+    "was paid",
+    "payment approved",
+)
 
 
 def body_of(message: Message) -> str:
@@ -60,20 +67,32 @@ async def test_customer_sees_completed_and_nothing_of_the_provider_billing(stack
     assert [(r["number"], r["status"], r.get("payment_reference")) for r in listed] == [(number, "completed", None)]
     assert [r["number"] for r in (await c.get(f"/requests?q={number}&status=completed"))["items"]] == [number]
     assert [r["number"] for r in (await c.get(f"/requests?q={number}&status=draft&status=completed"))["items"]] == [
-        number]
+        number
+    ]
     assert (await c.get(f"/requests?q={number}&status=in_progress"))["items"] == []
     asset = await c.get(f"/assets/{cast.asset_id}")
     assert [(r["status"], r.get("payment_reference")) for r in asset["requests"] if r["number"] == number] == [
-        ("completed", None)]
+        ("completed", None)
+    ]
 
     # The timeline: every status change up to completed, the customer's own invoice and payment; nothing of the
     # provider's invoice (its copy included) or payment.
     everything = (await d.get(f"/requests/{number}/timeline"))["items"]
     assert [e["status"] for e in everything if e["kind"] == "status_change"][-3:] == [
-        "invoice_submitted", "payment_approved", "paid"]
+        "invoice_submitted",
+        "payment_approved",
+        "paid",
+    ]
     timeline = (await c.get(f"/requests/{number}/timeline"))["items"]
     assert [e["status"] for e in timeline if e["kind"] == "status_change"] == [
-        "draft", "published", "waiting_acceptance", "accepted", "scheduled", "in_progress", "completed"]
+        "draft",
+        "published",
+        "waiting_acceptance",
+        "accepted",
+        "scheduled",
+        "in_progress",
+        "completed",
+    ]
     assert {e["kind"] for e in timeline} >= {"invoice", "payment"}
     assert not [e for e in timeline if e["kind"] == "attachment" and e["detail"]["kind"] == "provider_invoice"]
     assert not {e["status"] for e in timeline} & PROVIDER_BILLING
@@ -83,11 +102,13 @@ async def test_customer_sees_completed_and_nothing_of_the_provider_billing(stack
     # Attachments: the provider's invoice copy is not the customer's to list or download.
     copies = [a for a in (await d.get(f"/requests/{number}/attachments"))["items"] if a["kind"] == "provider_invoice"]
     assert len(copies) == 1
-    assert [a for a in (await c.get(f"/requests/{number}/attachments"))["items"] if a["kind"] == "provider_invoice"] == []
+    listed = (await c.get(f"/requests/{number}/attachments"))["items"]
+    assert [a for a in listed if a["kind"] == "provider_invoice"] == []
     hidden = await api.http.get(f"/requests/{number}/attachments/{copies[0]['id']}/download", headers=c.headers)
     assert hidden.status_code == 404
-    assert (await api.http.get(f"/requests/{number}/attachments/{copies[0]['id']}/download",
-                               headers=d.headers)).status_code == 307
+    assert (
+        await api.http.get(f"/requests/{number}/attachments/{copies[0]['id']}/download", headers=d.headers)
+    ).status_code == 307
 
     # The change feed: the customer is not told of the provider billing; the dispatcher is.
     mine_changed = [i for i in (await c.get(f"/changes?after={before}&limit=500"))["items"] if i["number"] == number]
@@ -135,8 +156,11 @@ async def test_customer_sees_completed_and_nothing_of_the_provider_billing(stack
 
 async def test_recommendation_email_links_to_its_answer(stack, api, cast):
     number, _ = await accepted_request(cast, "Fan rattles")
-    rec = await cast.provider.post(f"/requests/{number}/recommendations",
-                                   {"summary": "Replace the fan bearing", "estimated_cost": "80.00"}, expect=201)
+    rec = await cast.provider.post(
+        f"/requests/{number}/recommendations",
+        {"summary": "Replace the fan bearing", "estimated_cost": "80.00"},
+        expect=201,
+    )
     inbox = (await cast.customer.get("/me"))["notification_email"]
     found = await wait_mail(stack.mail_dir, inbox, "recommends Replace the fan bearing")
     assert subject_of(found[0]) == f"Your request {number}: the technician recommends Replace the fan bearing"

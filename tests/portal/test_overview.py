@@ -1,5 +1,6 @@
 """`GET /me/overview`: the customer's recent requests and counts (intake), outstanding invoices (invoicing)
 and latest notifications (notifications), gathered in one call."""
+
 from __future__ import annotations
 
 from tests.portal.support import new_request
@@ -17,19 +18,23 @@ async def test_overview_gathers_requests_invoices_and_notifications(api, cast):
     wo = (await d.post(f"/work-events/{number}/assign", {"provider_id": cast.provider_id}))["work_order_number"]
     await p.post(f"/work-orders/{wo}/accept")
     await p.post(f"/work-orders/{wo}/start")
-    await p.post(f"/work-orders/{wo}/complete", {"notes": "done",
-                                                 "invoice_attachment_id": await upload_invoice_copy(api, p, number)})
-    await p.put(f"/provider-invoices/{wo}", {"invoice_number": "OV1", "parts": "10.00", "labor": "20.00",
-                                             "tax": "0.00"})
+    await p.post(
+        f"/work-orders/{wo}/complete",
+        {"notes": "done", "invoice_attachment_id": await upload_invoice_copy(api, p, number)},
+    )
+    await p.put(
+        f"/provider-invoices/{wo}", {"invoice_number": "OV1", "parts": "10.00", "labor": "20.00", "tax": "0.00"}
+    )
     await p.post(f"/provider-invoices/{wo}/submit")
     await cast.receivable.post(f"/work-events/{number}/invoiced")
     draft = (await new_request(cast, "Still a draft"))["number"]
 
-    async def notified():  # the overview's feed is the customer's own newest entries (they follow the actions by a moment)
+    # The overview's feed is the customer's own newest entries (they follow the actions by a moment).
+    async def notified():
         view = await c.get("/me/overview")
         own = (await c.get("/notifications?limit=10"))["items"]
         shown = [n["id"] for n in view["notifications"]["items"]]
-        return view if len(shown) >= 5 and shown == [n["id"] for n in own][:len(shown)] else None
+        return view if len(shown) >= 5 and shown == [n["id"] for n in own][: len(shown)] else None
 
     overview = await wait_for(notified)
     assert overview["customer_id"] == cast.customer_id and overview["unavailable"] == []

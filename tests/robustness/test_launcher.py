@@ -1,6 +1,7 @@
 """`fieldops run` (what `make run` runs) and `fieldops create-admin`, as real processes on stacks of their own:
 a second launcher or a taken port is one line, create-admin finds the running stack from anywhere, and a
 SIGKILLed launcher leaves no process behind."""
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,9 @@ class Launcher:
 
     def __init__(self, offset: int, data: Path) -> None:
         env = {**os.environ, "FIELDOPS_PORT_OFFSET": str(offset), "FIELDOPS_DATA_DIR": str(data)}
-        self.popen = subprocess.Popen([FIELDOPS, "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True)
+        self.popen = subprocess.Popen(
+            [FIELDOPS, "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -64,7 +66,7 @@ def proc_stat(pid: int) -> tuple[str, int, int] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()
+    fields = text[text.rindex(")") + 2 :].split()
     return fields[0], int(fields[1]), int(fields[2])
 
 
@@ -122,18 +124,23 @@ def test_the_launcher_second_launcher_create_admin_and_sigkill():
 
         # create-admin from another directory, with nothing but the offset in its environment; then with a
         # FIELDOPS_DATA_DIR that points elsewhere: both reach the running stack, and say where they wrote.
-        for n, env in enumerate([{"FIELDOPS_PORT_OFFSET": str(offset)},
-                                 {"FIELDOPS_PORT_OFFSET": str(offset), "FIELDOPS_DATA_DIR": "/nonexistent/x",
-                                  "PATH": "/usr/bin:/bin"}]):
+        for n, env in enumerate(
+            [
+                {"FIELDOPS_PORT_OFFSET": str(offset)},
+                {"FIELDOPS_PORT_OFFSET": str(offset), "FIELDOPS_DATA_DIR": "/nonexistent/x", "PATH": "/usr/bin:/bin"},
+            ]
+        ):
             email = f"launcher-admin-{n}@example.com"
             made = run_cli(["create-admin", "--email", email, "--password", "a-long-secret-1"], env, cwd="/")
             assert made.returncode == 0, made.stderr
             assert "created" in made.stdout and str(data) in made.stdout and api in made.stdout, made.stdout
-            token = httpx.post(f"{api}/auth/token", data={"username": email, "password": "a-long-secret-1"},
-                               timeout=60)
+            token = httpx.post(f"{api}/auth/token", data={"username": email, "password": "a-long-secret-1"}, timeout=60)
             assert token.status_code == 200, token.text
-        wrong = run_cli(["create-admin", "--email", "x@example.com", "--password", "a-long-secret-1"],
-                        {"FIELDOPS_PORT_OFFSET": str(free_offset(offset + 1))}, cwd="/")
+        wrong = run_cli(
+            ["create-admin", "--email", "x@example.com", "--password", "a-long-secret-1"],
+            {"FIELDOPS_PORT_OFFSET": str(free_offset(offset + 1))},
+            cwd="/",
+        )
         assert wrong.returncode != 0 and "FIELDOPS_PORT_OFFSET" in wrong.stderr
 
         # SIGKILL the launcher: every process of the stack goes with it, and the ports are free again.
@@ -151,8 +158,11 @@ def test_the_launcher_second_launcher_create_admin_and_sigkill():
         again.wait_for("fieldops is up")
         children = [pid for pid, (_, parent, _) in processes().items() if parent == again.popen.pid]
         group = proc_stat(children[0])[2]
-        token = httpx.post(f"{api}/auth/token", data={"username": "launcher-admin-0@example.com",
-                                                      "password": "a-long-secret-1"}, timeout=60)
+        token = httpx.post(
+            f"{api}/auth/token",
+            data={"username": "launcher-admin-0@example.com", "password": "a-long-secret-1"},
+            timeout=60,
+        )
         assert token.status_code == 200
         again.popen.send_signal(signal.SIGINT)
         assert again.popen.wait(timeout=120) == 0

@@ -1,6 +1,7 @@
 """`fieldops run` keeps its stack whole: a component that dies is started again; a SIGTERM lets a service or the
 workflow worker finish what it has in hand, so a lifecycle running across their restarts loses nothing and runs
 every activity on its first attempt."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,11 @@ from tests.robustness.test_launcher import Launcher, free_offset, processes
 from tests.support.api import Api, ApiError, create_admin, lifecycle, make_cast
 
 pytestmark = pytest.mark.e2e
-RESTARTED = {"routing": "services.routing.app:app", "notifications": "services.notifications.app:app",
-             "workflow-worker": "workflows.worker"}
+RESTARTED = {
+    "routing": "services.routing.app:app",
+    "notifications": "services.notifications.app:app",
+    "workflow-worker": "workflows.worker",
+}
 
 
 class Launched:
@@ -119,8 +123,11 @@ async def test_sigterm_mid_lifecycle_loses_nothing_and_runs_every_activity_once(
     await asyncio.wait_for(workflow.result(), timeout=60)  # its last emails go out after the last API call
     history = await workflow.fetch_history()
     events = history.events
-    started = [e.activity_task_started_event_attributes for e in events
-               if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
+    started = [
+        e.activity_task_started_event_attributes
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
     scheduled = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
     completed = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED]
     assert started and [a.attempt for a in started] == [1] * len(started)

@@ -1,4 +1,5 @@
 """Calls straight to one service's port, past the gateway: each service must refuse on its own."""
+
 from __future__ import annotations
 
 import httpx
@@ -6,8 +7,12 @@ import httpx
 from shared.settings import SERVICES
 
 # A route of each service that any signed-in user may call (an answer other than 401 means the token was taken).
-SIGNED_IN_ROUTE = {"intake": "/api/v1/me", "routing": "/api/v1/work-orders", "invoicing": "/api/v1/invoices",
-                   "notifications": "/api/v1/notifications"}
+SIGNED_IN_ROUTE = {
+    "intake": "/api/v1/me",
+    "routing": "/api/v1/work-orders",
+    "invoicing": "/api/v1/invoices",
+    "notifications": "/api/v1/notifications",
+}
 assert set(SIGNED_IN_ROUTE) == set(SERVICES)
 
 
@@ -19,5 +24,7 @@ async def direct(stack, service: str, method: str, path: str, **kw) -> httpx.Res
 async def statuses(stack, token: str) -> dict[str, int]:
     """Each service's answer to this bearer token, asked directly."""
     bearer = {"Authorization": f"Bearer {token}"}
-    return {service: (await direct(stack, service, "GET", path, headers=bearer)).status_code
-            for service, path in SIGNED_IN_ROUTE.items()}
+    return {
+        service: (await direct(stack, service, "GET", path, headers=bearer)).status_code
+        for service, path in SIGNED_IN_ROUTE.items()
+    }

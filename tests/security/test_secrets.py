@@ -1,5 +1,6 @@
 """No default signing, storage or service secret outside an explicit local mode; the launcher makes its own per
 data folder, once, readable by its owner alone."""
+
 from __future__ import annotations
 
 import stat
@@ -50,7 +51,10 @@ def test_the_launcher_makes_secrets_once_per_data_folder_and_reuses_them(no_fiel
     assert len(set(made.values())) == len(SECRETS) and all(len(value) >= 64 for value in made.values())
     assert read(path) == made
     assert (first.settings.secret_key, first.settings.s3_secret_key, first.settings.internal_token) == (
-        made["FIELDOPS_SECRET_KEY"], made["FIELDOPS_S3_SECRET_KEY"], made["FIELDOPS_INTERNAL_TOKEN"])
+        made["FIELDOPS_SECRET_KEY"],
+        made["FIELDOPS_S3_SECRET_KEY"],
+        made["FIELDOPS_INTERNAL_TOKEN"],
+    )
     assert not set(made.values()) & set(LOCAL_SECRETS.values())
     # The next start of the same folder reuses them; another folder gets its own.
     again = Stack(env={"FIELDOPS_DATA_DIR": str(tmp_path / "a")})

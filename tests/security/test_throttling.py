@@ -1,5 +1,6 @@
 """Sign-in throttling slows a guesser and never locks the owner out from elsewhere: a delay per account, a lock
 per client address. Addresses are told to intake directly, as the gateway does (X-Forwarded-For)."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -19,8 +20,14 @@ def failures(stack, key: str) -> int:
 
 
 async def sign_in(stack, email: str, password: str, address: str, **headers):
-    return await direct(stack, "intake", "POST", "/api/v1/auth/token", data={"username": email, "password": password},
-                        headers={"X-Forwarded-For": address, **headers})
+    return await direct(
+        stack,
+        "intake",
+        "POST",
+        "/api/v1/auth/token",
+        data={"username": email, "password": password},
+        headers={"X-Forwarded-For": address, **headers},
+    )
 
 
 async def test_wrong_passwords_slow_an_account_down_but_its_owner_still_signs_in_elsewhere(stack, api, admin):
@@ -38,8 +45,8 @@ async def test_wrong_passwords_slow_an_account_down_but_its_owner_still_signs_in
     assert failures(stack, throttle.address_key(attacker)) == throttle.FREE_FAILURES
     # The delay doubles with each further failure, up to a ceiling: never a lock.
     delays = [throttle.account_delay(n) for n in range(throttle.FREE_FAILURES + 6)]
-    assert delays[:throttle.FREE_FAILURES] == [0] * throttle.FREE_FAILURES
-    assert delays[throttle.FREE_FAILURES:] == [1, 2, 4, 8, 8, 8] and throttle.MAX_DELAY == 8
+    assert delays[: throttle.FREE_FAILURES] == [0] * throttle.FREE_FAILURES
+    assert delays[throttle.FREE_FAILURES :] == [1, 2, 4, 8, 8, 8] and throttle.MAX_DELAY == 8
 
 
 async def test_an_address_guessing_too_often_is_locked_and_no_other(stack, api, admin):

@@ -1,5 +1,6 @@
 """Every service checks every call itself: the token's signature, expiry, issuer and audience, and that its user
 is still active and of the token's role. Asked directly at each service's port, not through the gateway."""
+
 from __future__ import annotations
 
 import jwt
@@ -7,7 +8,7 @@ import jwt
 from shared.auth import ALGORITHM
 from tests.security.support import SIGNED_IN_ROUTE, direct, statuses
 
-ALL_401 = {service: 401 for service in SIGNED_IN_ROUTE}
+ALL_401 = dict.fromkeys(SIGNED_IN_ROUTE, 401)
 
 
 def claims_of(token: str) -> dict:
@@ -41,12 +42,17 @@ async def test_tokens_carry_their_issuer_and_audience_and_others_are_refused(sta
     user = await api.make_user(admin, "dispatcher")
     claims = claims_of(user.token)
     assert (claims["iss"], claims["aud"]) == (stack.settings.token_issuer, stack.settings.token_audience)
-    refresh = (await api.http.post("/auth/token", data={"username": user.email, "password": "correct-horse-battery"}))
+    refresh = await api.http.post("/auth/token", data={"username": user.email, "password": "correct-horse-battery"})
     assert claims_of(refresh.json()["refresh_token"])["aud"] == stack.settings.token_audience
     without_iss = {k: v for k, v in claims.items() if k != "iss"}
     without_aud = {k: v for k, v in claims.items() if k != "aud"}
-    for forged in ({**claims, "iss": "someone-else"}, {**claims, "aud": "another-api"}, without_iss, without_aud,
-                   {**claims, "aud": ["another-api"]}):
+    for forged in (
+        {**claims, "iss": "someone-else"},
+        {**claims, "aud": "another-api"},
+        without_iss,
+        without_aud,
+        {**claims, "aud": ["another-api"]},
+    ):
         assert await statuses(stack, signed(stack, forged)) == ALL_401, forged
     # The same claims, as issued, are honoured: only the issuer and audience made the difference.
     assert 401 not in (await statuses(stack, signed(stack, claims))).values()
@@ -58,11 +64,17 @@ async def test_tokens_carry_their_issuer_and_audience_and_others_are_refused(sta
 async def test_no_library_error_text_reaches_a_response(stack, api, admin):
     user = await api.make_user(admin, "dispatcher")
     claims = claims_of(user.token)
-    bad_tokens = ["x", "a.b.c", user.token[:-4] + "AAAA",
-                  jwt.encode(claims, "another-secret-entirely-0123456789abcdef"),
-                  signed(stack, {**claims, "exp": 1}), signed(stack, {**claims, "sub": "not-a-number"}),
-                  signed(stack, {**claims, "aud": 5}), jwt.encode(claims, "k" * 64, algorithm="HS512"),
-                  "eyJhbGciOiJub25lIn0." + user.token.split(".")[1] + "."]
+    bad_tokens = [
+        "x",
+        "a.b.c",
+        user.token[:-4] + "AAAA",
+        jwt.encode(claims, "another-secret-entirely-0123456789abcdef"),
+        signed(stack, {**claims, "exp": 1}),
+        signed(stack, {**claims, "sub": "not-a-number"}),
+        signed(stack, {**claims, "aud": 5}),
+        jwt.encode(claims, "k" * 64, algorithm="HS512"),
+        "eyJhbGciOiJub25lIn0." + user.token.split(".")[1] + ".",
+    ]
     ours = {"invalid or expired token", "not authenticated"}
     for token in bad_tokens:
         for service, path in SIGNED_IN_ROUTE.items():
@@ -71,6 +83,11 @@ async def test_no_library_error_text_reaches_a_response(stack, api, admin):
             assert response.json()["detail"] in ours, (service, token, response.text)
     # The token check other services ask answers the same words, never PyJWT's.
     for token in bad_tokens:
-        response = await direct(stack, "intake", "GET", "/internal/auth/check", headers={
-            "Authorization": f"Bearer {token}", "X-Fieldops-Service": stack.settings.internal_token})
+        response = await direct(
+            stack,
+            "intake",
+            "GET",
+            "/internal/auth/check",
+            headers={"Authorization": f"Bearer {token}", "X-Fieldops-Service": stack.settings.internal_token},
+        )
         assert response.status_code == 401 and response.json()["detail"] in ours, response.text

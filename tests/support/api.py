@@ -1,4 +1,5 @@
 """A small client of the public API, used by the end-to-end tests and the benchmark."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +25,7 @@ class ApiError(AssertionError):
 
 @dataclass
 class User:
-    api: "Api"
+    api: Api
     token: str
     id: int
     email: str
@@ -72,14 +73,22 @@ class Api:
 
     async def make_user(self, admin: User, role: str, password: str = "correct-horse-battery", **extra) -> User:
         email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
-        await admin.post("/users", {"email": email, "full_name": f"{role.title()} {email[:6]}", "role": role,
-                                    "password": password, **extra}, expect=201)
+        await admin.post(
+            "/users",
+            {"email": email, "full_name": f"{role.title()} {email[:6]}", "role": role, "password": password, **extra},
+            expect=201,
+        )
         return await self.sign_in(email, password)
 
 
 def create_admin(env: dict[str, str], email: str, password: str) -> None:
-    subprocess.run([str(Path(sys.executable).parent / "fieldops"), "create-admin", "--email", email, "--password",
-                    password], check=True, env=env, cwd=ROOT, capture_output=True)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "fieldops"), "create-admin", "--email", email, "--password", password],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+    )
 
 
 @dataclass
@@ -100,22 +109,41 @@ async def make_cast(api: Api, admin: User) -> Cast:
     dispatcher = await api.make_user(admin, "dispatcher")
     receivable = await api.make_user(admin, "accounts_receivable")
     customer_org = await admin.post("/customers", {"name": f"Acme {uuid.uuid4().hex[:6]}"}, expect=201)
-    customer = await api.make_user(admin, "customer", customer_id=customer_org["id"],
-                                   notification_email=f"notify-{uuid.uuid4().hex[:8]}@example.com")
-    site = await dispatcher.post(f"/customers/{customer_org['id']}/sites", {"name": "Main plant", "address": "1 Road"},
-                               expect=201)
-    asset = await customer.post("/assets", {"customer_id": customer_org["id"], "site_id": site["id"],
-                                            "name": "Chiller 3", "serial_number": f"SN{uuid.uuid4().hex[:8]}"},
-                                expect=201)
+    customer = await api.make_user(
+        admin,
+        "customer",
+        customer_id=customer_org["id"],
+        notification_email=f"notify-{uuid.uuid4().hex[:8]}@example.com",
+    )
+    site = await dispatcher.post(
+        f"/customers/{customer_org['id']}/sites", {"name": "Main plant", "address": "1 Road"}, expect=201
+    )
+    asset = await customer.post(
+        "/assets",
+        {
+            "customer_id": customer_org["id"],
+            "site_id": site["id"],
+            "name": "Chiller 3",
+            "serial_number": f"SN{uuid.uuid4().hex[:8]}",
+        },
+        expect=201,
+    )
     provider_org = await dispatcher.post("/providers", {"name": "FixIt Ltd", "email": "ops@fixit.example"}, expect=201)
     provider = await api.make_user(admin, "provider", provider_id=provider_org["id"])
     return Cast(admin, dispatcher, receivable, customer, provider, customer_org["id"], asset["id"], provider_org["id"])
 
 
 async def upload_invoice_copy(api: Api, provider: User, number: str) -> str:
-    created = await provider.post(f"/requests/{number}/attachments", {
-        "filename": "invoice.pdf", "content_type": "application/pdf", "size_bytes": len(PDF_BYTES),
-        "kind": "provider_invoice"}, expect=201)
+    created = await provider.post(
+        f"/requests/{number}/attachments",
+        {
+            "filename": "invoice.pdf",
+            "content_type": "application/pdf",
+            "size_bytes": len(PDF_BYTES),
+            "kind": "provider_invoice",
+        },
+        expect=201,
+    )
     upload = created["upload"]
     async with httpx.AsyncClient(timeout=60) as s3:
         put = await s3.put(upload["url"], content=PDF_BYTES, headers=upload["headers"])
@@ -135,8 +163,9 @@ async def wait_for(check, timeout: float = 30, interval: float = 0.2):
         await asyncio.sleep(interval)
 
 
-async def lifecycle(api: Api, cast: Cast, invoice_number: str = "INV1001", timings: list[float] | None = None,
-                    pay: bool = True) -> dict:
+async def lifecycle(
+    api: Api, cast: Cast, invoice_number: str = "INV1001", timings: list[float] | None = None, pay: bool = True
+) -> dict:
     """Submission to payment and customer billing, through the gateway; returns the final request as the
     dispatcher sees it (the customer sees `completed` and no payment reference: API.md, "What a customer sees").
     `timings` collects the latency of each lifecycle action (seconds)."""
@@ -149,9 +178,20 @@ async def lifecycle(api: Api, cast: Cast, invoice_number: str = "INV1001", timin
             timings.append(loop.time() - started)
         return result
 
-    request = await act(cast.customer, "POST", "/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "service_call", "priority": "high",
-        "summary": "Chiller does not cool", "detail": "Compressor trips after ten minutes"}, expect=201)
+    request = await act(
+        cast.customer,
+        "POST",
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": "service_call",
+            "priority": "high",
+            "summary": "Chiller does not cool",
+            "detail": "Compressor trips after ten minutes",
+        },
+        expect=201,
+    )
     number = request["number"]
     await act(cast.dispatcher, "POST", f"/work-events/{number}/publish")
     assigned = await act(cast.dispatcher, "POST", f"/work-events/{number}/assign", {"provider_id": cast.provider_id})
@@ -160,10 +200,18 @@ async def lifecycle(api: Api, cast: Cast, invoice_number: str = "INV1001", timin
     await act(cast.provider, "POST", f"/work-orders/{wo}/schedule", {"scheduled_for": "2030-01-15T09:00:00Z"})
     await act(cast.provider, "POST", f"/work-orders/{wo}/start")
     attachment_id = await upload_invoice_copy(api, cast.provider, number)
-    await act(cast.provider, "POST", f"/work-orders/{wo}/complete",
-              {"notes": "Replaced the start relay", "invoice_attachment_id": attachment_id})
-    await act(cast.provider, "PUT", f"/provider-invoices/{wo}",
-              {"invoice_number": invoice_number, "parts": "120.00", "labor": "80.50", "tax": "20.05"})
+    await act(
+        cast.provider,
+        "POST",
+        f"/work-orders/{wo}/complete",
+        {"notes": "Replaced the start relay", "invoice_attachment_id": attachment_id},
+    )
+    await act(
+        cast.provider,
+        "PUT",
+        f"/provider-invoices/{wo}",
+        {"invoice_number": invoice_number, "parts": "120.00", "labor": "80.50", "tax": "20.05"},
+    )
     await act(cast.provider, "POST", f"/provider-invoices/{wo}/submit")
     await act(cast.dispatcher, "POST", f"/work-events/{number}/approve-payment")
     if pay:
@@ -177,6 +225,10 @@ async def lifecycle(api: Api, cast: Cast, invoice_number: str = "INV1001", timin
     await act(cast.receivable, "POST", f"/work-events/{number}/invoiced")
     invoices = await cast.customer.get("/invoices?status=outstanding")
     invoice = next(i for i in invoices["items"] if i["request_number"] == number)
-    await act(cast.receivable, "POST", f"/invoices/{invoice['id']}/record-payment",
-              {"amount": invoice["total"], "paid_at": "2030-02-01T12:00:00Z"})
+    await act(
+        cast.receivable,
+        "POST",
+        f"/invoices/{invoice['id']}/record-payment",
+        {"amount": invoice["total"], "paid_at": "2030-02-01T12:00:00Z"},
+    )
     return await cast.dispatcher.get(f"/requests/{number}")

@@ -1,5 +1,6 @@
 """PostgreSQL for the tests: a testcontainers server where a Docker engine answers, otherwise the local
 server (127.0.0.1:5432, trust auth). The PostgreSQL tests never skip."""
+
 from __future__ import annotations
 
 import os

@@ -1,11 +1,12 @@
 """The shared building blocks that keep any input a 4xx, on a bare app (no stack): the cursor decoder, the id
 and limit types, the body guard, the 405 `Allow` header, the idempotency race."""
+
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI, HTTPException
@@ -23,36 +24,56 @@ def raw(value) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
 
 
-@pytest.mark.parametrize("cursor", [
-    raw({"id": "x"}), raw({"id": None}), raw({"id": 2**63}), raw({"id": -1}), raw({"id": True}), raw({"id": 1.5}),
-    raw({}), raw({"id": 1, "more": 2}), raw([1]), raw("id"), "%%%not base64", "////", "a" * 2000,
-    raw({"id": [1]}), base64.urlsafe_b64encode(b"[" * 100000).decode()[:999],
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        raw({"id": "x"}),
+        raw({"id": None}),
+        raw({"id": 2**63}),
+        raw({"id": -1}),
+        raw({"id": True}),
+        raw({"id": 1.5}),
+        raw({}),
+        raw({"id": 1, "more": 2}),
+        raw([1]),
+        raw("id"),
+        "%%%not base64",
+        "////",
+        "a" * 2000,
+        raw({"id": [1]}),
+        base64.urlsafe_b64encode(b"[" * 100000).decode()[:999],
+    ],
+)
 def test_a_malformed_cursor_is_a_400(cursor):
     with pytest.raises(HTTPException) as refused:
         decode_cursor(cursor, id=int)
     assert refused.value.status_code == 400
 
 
-@pytest.mark.parametrize("cursor", [raw({"v": "2026-01-01T10:00:00", "id": 1}), raw({"v": "yesterday", "id": 1}),
-                                    raw({"v": 5, "id": 1})])
+@pytest.mark.parametrize(
+    "cursor", [raw({"v": "2026-01-01T10:00:00", "id": 1}), raw({"v": "yesterday", "id": 1}), raw({"v": 5, "id": 1})]
+)
 def test_a_cursor_time_needs_a_zone(cursor):
     with pytest.raises(HTTPException):
         decode_cursor(cursor, v=datetime, id=int)
 
 
 def test_cursors_round_trip():
-    moment = datetime(2026, 1, 1, 10, tzinfo=timezone.utc)
-    assert decode_cursor(encode_cursor({"v": moment.isoformat(), "id": 7}), v=datetime, id=int) == {"v": moment,
-                                                                                                     "id": 7}
+    moment = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert decode_cursor(encode_cursor({"v": moment.isoformat(), "id": 7}), v=datetime, id=int) == {
+        "v": moment,
+        "id": 7,
+    }
     assert decode_cursor(encode_cursor({"n": "600010001"}), n=str) == {"n": "600010001"}
     assert decode_cursor(None, id=int) is None and decode_cursor("", id=int) is None
     assert decode_cursor(encode_cursor({"anything": 1})) == {"anything": 1}  # unchecked, for older callers
 
 
 def test_page_says_whether_there_is_more():
-    assert page([1, 2, 3], 2, str, lambda n: {"id": n}) == {"items": ["1", "2"],
-                                                             "next_cursor": encode_cursor({"id": 2})}
+    assert page([1, 2, 3], 2, str, lambda n: {"id": n}) == {
+        "items": ["1", "2"],
+        "next_cursor": encode_cursor({"id": 2}),
+    }
     assert page([1], 2, str, lambda n: {"id": n}) == {"items": ["1"], "next_cursor": None}
 
 
@@ -101,21 +122,40 @@ def client():
         yield test_client
 
 
-@pytest.mark.parametrize("path", [f"/things/{2**63}", f"/things/{MAX_ID + 1}", "/things/0", "/things/-1",
-                                  "/things/1?limit=0", "/things/1?limit=201", f"/things/1?limit={10**26}",
-                                  "/things/1?limit=-1", "/things/1?cursor=" + "a" * 1001])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/things/{2**63}",
+        f"/things/{MAX_ID + 1}",
+        "/things/0",
+        "/things/-1",
+        "/things/1?limit=0",
+        "/things/1?limit=201",
+        f"/things/1?limit={10**26}",
+        "/things/1?limit=-1",
+        "/things/1?cursor=" + "a" * 1001,
+    ],
+)
 def test_out_of_range_in_a_path_or_query_is_a_422(client, path):
     assert client.get(path).status_code == 422
 
 
-@pytest.mark.parametrize("body", [{"team_id": 2**63}, {"team_id": False}, {"team_id": True},
-                                  {"team_id": 1, "ids": [1, 2**64]}])
+@pytest.mark.parametrize(
+    "body", [{"team_id": 2**63}, {"team_id": False}, {"team_id": True}, {"team_id": 1, "ids": [1, 2**64]}]
+)
 def test_out_of_range_in_a_body_is_a_422(client, body):
     assert client.post("/things", json=body).status_code == 422
 
 
-@pytest.mark.parametrize("text", ['{"team_id": NaN}', '{"team_id": 1, "ratio": Infinity}',
-                                  '{"team_id": 1, "ratio": -Infinity}', '{"team_id": 1, "ratio": 1e400}'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"team_id": NaN}',
+        '{"team_id": 1, "ratio": Infinity}',
+        '{"team_id": 1, "ratio": -Infinity}',
+        '{"team_id": 1, "ratio": 1e400}',
+    ],
+)
 def test_non_finite_numbers_are_a_422(client, text):
     for headers in ({"content-type": "application/json"}, {}):
         response = client.post("/things", content=text, headers=headers)
@@ -205,8 +245,13 @@ def test_signed_tokens_with_foreign_claims_are_a_401_not_a_500():
     from shared.settings import get_settings
 
     now = 2_000_000_000
-    for claims in ({"sub": "abc"}, {"sub": str(2**63)}, {"sub": "0"}, {"sub": "5", "role": "emperor"},
-                   {"sub": "5", "role": "admin", "email": ["x"]}):
+    for claims in (
+        {"sub": "abc"},
+        {"sub": str(2**63)},
+        {"sub": "0"},
+        {"sub": "5", "role": "emperor"},
+        {"sub": "5", "role": "admin", "email": ["x"]},
+    ):
         token = jwt.encode({"exp": now, **claims}, get_settings().secret_key, algorithm=ALGORITHM)
         try:
             decode_token(token)

@@ -3,7 +3,9 @@ import pytest
 from shared.http import decode_cursor, encode_cursor, money, parse_money
 
 
-@pytest.mark.parametrize("text,cents", [("0.00", 0), ("12.50", 1250), ("7", 700), ("0.1", 10), ("99999999.99", 9999999999)])
+@pytest.mark.parametrize(
+    "text,cents", [("0.00", 0), ("12.50", 1250), ("7", 700), ("0.1", 10), ("99999999.99", 9999999999)]
+)
 def test_parse_money(text, cents):
     assert parse_money(text) == cents
 

@@ -1,6 +1,7 @@
 """The OpenAPI documents of the four services, built from their apps (no stack): every operation's success is
 typed, every error it may answer is declared with its body, and a schema name means one schema across services
 (the gateway merges the four documents into one)."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,10 @@ from services.routing.app import app as routing
 
 APPS = {"intake": intake, "routing": routing, "invoicing": invoicing, "notifications": notifications}
 # Answers that are no JSON object by design: the redirect to a download and the PDF of an invoice.
-NOT_JSON = {("get", "/api/v1/requests/{number}/attachments/{attachment_id}/download"),
-            ("get", "/api/v1/invoices/{invoice_id}/pdf")}
+NOT_JSON = {
+    ("get", "/api/v1/requests/{number}/attachments/{attachment_id}/download"),
+    ("get", "/api/v1/invoices/{invoice_id}/pdf"),
+}
 
 
 def operations():

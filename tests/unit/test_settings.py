@@ -16,10 +16,18 @@ def test_clocks_take_seconds_or_iso_durations():
 def test_production_defaults():
     s = Settings()
     clocks = s.clocks()
-    assert clocks.accept_within == {"urgent": timedelta(hours=1), "high": timedelta(hours=4),
-                                    "normal": timedelta(hours=24), "low": timedelta(hours=72)}
-    assert clocks.due_within == {"urgent": timedelta(hours=8), "high": timedelta(hours=24),
-                                 "normal": timedelta(days=5), "low": timedelta(days=10)}
+    assert clocks.accept_within == {
+        "urgent": timedelta(hours=1),
+        "high": timedelta(hours=4),
+        "normal": timedelta(hours=24),
+        "low": timedelta(hours=72),
+    }
+    assert clocks.due_within == {
+        "urgent": timedelta(hours=8),
+        "high": timedelta(hours=24),
+        "normal": timedelta(days=5),
+        "low": timedelta(days=10),
+    }
     assert clocks.recommendation_reminder_after == timedelta(hours=48)
     assert s.payment_run_every == timedelta(days=1)
 
@@ -32,8 +40,10 @@ def test_a_bad_duration_is_refused():
 def test_production_refuses_the_dev_secret():
     with pytest.raises(ValidationError):
         Settings(env="production", secret_key=DEV_SECRET)
-    assert Settings(env="production", secret_key="x" * 40, s3_secret_key="y" * 40,
-                    internal_token="z" * 40).env == "production"
+    assert (
+        Settings(env="production", secret_key="x" * 40, s3_secret_key="y" * 40, internal_token="z" * 40).env
+        == "production"
+    )
 
 
 def test_port_offset_moves_every_port():

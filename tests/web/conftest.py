@@ -3,6 +3,7 @@
 Nothing is downloaded: the browser is the `chromium` on PATH (make test installs it). Pages are found the way a
 person finds things (roles and labels), every page is scanned with axe-core, console errors fail the test, and
 a screenshot of each screen is kept under .artifacts/screenshots/ (git-ignored)."""
+
 from __future__ import annotations
 
 import json
@@ -27,12 +28,23 @@ DESKTOP = {"width": 1440, "height": 900}
 async def browser():
     executable = shutil.which("chromium")
     if executable is None:
-        pytest.fail("the portal's browser tests need Chromium: run 'sudo apt-get install chromium' (make test does "
-                    "it when run as root)")
+        pytest.fail(
+            "the portal's browser tests need Chromium: run 'sudo apt-get install chromium' (make test does "
+            "it when run as root)"
+        )
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=executable, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = await playwright.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield browser
         await browser.close()
 
@@ -66,9 +78,11 @@ class Visitor:
         await self.screenshot(name)
         await self.page.add_script_tag(path=str(AXE))
         result = await self.page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-        bad = [{"id": v["id"], "impact": v["impact"], "help": v["help"],
-                "nodes": [n["target"] for n in v["nodes"]][:5]}
-               for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        bad = [
+            {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
         assert not bad, f"axe on {name}: " + json.dumps(bad, indent=1)
 
     async def screenshot(self, name: str) -> None:

@@ -1,4 +1,5 @@
 """Helpers of the portal's browser tests."""
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,8 @@ async def latest_mail_link(stack, user, contains: str) -> str | None:
     for path in stack.mail_dir.glob("*.eml"):
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
         if not addresses & {a.strip() for a in str(message.get("To", "")).split(",")} and not any(
-                a in str(message.get("To", "")) for a in addresses):
+            a in str(message.get("To", "")) for a in addresses
+        ):
             continue
         body = message.get_body(preferencelist=("plain", "html"))
         text = body.get_content() if body else ""

@@ -1,5 +1,6 @@
 """The admin screens (users, customers with sites, providers and teams, account requests) and the billing screens
 (payment runs with their payments, customer invoices with "record payment"), in a real browser."""
+
 from __future__ import annotations
 
 import re
@@ -20,20 +21,32 @@ def tag() -> str:
 async def approved_for_payment(api, cast, invoice_number: str = "INV2002") -> tuple[str, str]:
     """A request driven through the API up to `payment_approved` (its provider invoice submitted and approved):
     the first part of tests.support.api.lifecycle, without the payment run and the customer billing."""
-    created = await cast.customer.post("/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "service_call", "priority": "normal",
-        "summary": "Compressor trips"}, expect=201)
+    created = await cast.customer.post(
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": "service_call",
+            "priority": "normal",
+            "summary": "Compressor trips",
+        },
+        expect=201,
+    )
     number = created["number"]
     await cast.dispatcher.post(f"/work-events/{number}/publish")
-    wo = (await cast.dispatcher.post(f"/work-events/{number}/assign",
-                                     {"provider_id": cast.provider_id}))["work_order_number"]
+    wo = (await cast.dispatcher.post(f"/work-events/{number}/assign", {"provider_id": cast.provider_id}))[
+        "work_order_number"
+    ]
     await cast.provider.post(f"/work-orders/{wo}/accept")
     await cast.provider.post(f"/work-orders/{wo}/start")
     attachment = await upload_invoice_copy(api, cast.provider, number)
-    await cast.provider.post(f"/work-orders/{wo}/complete", {"notes": "Relay replaced",
-                                                              "invoice_attachment_id": attachment})
-    await cast.provider.put(f"/provider-invoices/{wo}", {"invoice_number": invoice_number, "parts": "100.00",
-                                                         "labor": "50.00", "tax": "15.00"})
+    await cast.provider.post(
+        f"/work-orders/{wo}/complete", {"notes": "Relay replaced", "invoice_attachment_id": attachment}
+    )
+    await cast.provider.put(
+        f"/provider-invoices/{wo}",
+        {"invoice_number": invoice_number, "parts": "100.00", "labor": "50.00", "tax": "15.00"},
+    )
     await cast.provider.post(f"/provider-invoices/{wo}/submit")
     await cast.dispatcher.post(f"/work-events/{number}/approve-payment")
     return number, wo
@@ -159,10 +172,16 @@ async def test_an_admin_approves_and_rejects_an_org_admins_requests(visit, api, 
     t = tag()
     org_admin = await api.make_user(admin, "customer", customer_id=cast.customer_id, org_admin=True)
     new_email = f"nia-{t}@example.com"
-    await org_admin.post("/account-requests", {"action": "create", "email": new_email, "full_name": f"Nia {t}",
-                                               "reason": "Joins the maintenance team"}, expect=201)
-    await org_admin.post("/account-requests", {"action": "deactivate", "user_id": cast.customer.id,
-                                               "reason": "Left the company"}, expect=201)
+    await org_admin.post(
+        "/account-requests",
+        {"action": "create", "email": new_email, "full_name": f"Nia {t}", "reason": "Joins the maintenance team"},
+        expect=201,
+    )
+    await org_admin.post(
+        "/account-requests",
+        {"action": "deactivate", "user_id": cast.customer.id, "reason": "Left the company"},
+        expect=201,
+    )
     boss = await api.make_user(admin, "admin")
     visitor = await visit(boss)
     page = visitor.page
@@ -175,7 +194,11 @@ async def test_an_admin_approves_and_rejects_an_org_admins_requests(visit, api, 
     # Rejecting needs a comment: said beside the comment box.
     leave = page.get_by_role("article").filter(has_text="Left the company")
     await leave.get_by_role("button", name="Reject").click()
-    comment = page.get_by_role("article").filter(has_text="Left the company").get_by_label("Comment for the organisation admin")
+    comment = (
+        page.get_by_role("article")
+        .filter(has_text="Left the company")
+        .get_by_label("Comment for the organisation admin")
+    )
     assert await comment.get_attribute("aria-invalid") == "true"
     await page.get_by_text("Say why, so the organisation admin").wait_for()
     await comment.fill("They still have open requests; ask again next week.")
@@ -192,8 +215,13 @@ async def test_an_admin_approves_and_rejects_an_org_admins_requests(visit, api, 
     done = page.get_by_role("article").filter(has_text=f"Nia {t}")
     assert await done.get_by_text("Welcome aboard").count() == 1
     await page.get_by_role("link", name="Declined").click()
-    assert await page.get_by_role("article").filter(has_text="Left the company").get_by_text(
-        "They still have open requests").count() == 1
+    assert (
+        await page.get_by_role("article")
+        .filter(has_text="Left the company")
+        .get_by_text("They still have open requests")
+        .count()
+        == 1
+    )
     asked = await org_admin.get("/account-requests")
     assert sorted(r["status"] for r in asked["items"]) == ["done", "rejected"]
 
@@ -262,15 +290,32 @@ async def test_every_admin_and_billing_screen_reads_well_on_a_desktop_and_a_phon
     await outstanding_invoice(api, cast)
     await cast.dispatcher.post("/payment-runs", expect=201)  # a run with a payment to show
     org_admin = await api.make_user(admin, "customer", customer_id=cast.customer_id, org_admin=True)
-    await org_admin.post("/account-requests", {"action": "create", "email": f"ask-{tag()}@example.com",
-                                               "full_name": "Asked For", "reason": "New colleague"}, expect=201)
+    await org_admin.post(
+        "/account-requests",
+        {"action": "create", "email": f"ask-{tag()}@example.com", "full_name": "Asked For", "reason": "New colleague"},
+        expect=201,
+    )
     size = f"{viewport['width']}x{viewport['height']}"
     boss = await api.make_user(admin, "admin")
-    screens = [(boss, ["/admin", "/admin/users", "/admin/users?role=customer&q=customer", "/admin/customers",
-                      f"/admin/customers/{cast.customer_id}", "/admin/providers", "/admin/account-requests",
-                      "/admin/account-requests?status=done", "/billing", "/billing/invoices?status=paid"]),
-               (cast.receivable, ["/billing", "/billing/invoices"]),
-               (cast.dispatcher, ["/billing"])]
+    screens = [
+        (
+            boss,
+            [
+                "/admin",
+                "/admin/users",
+                "/admin/users?role=customer&q=customer",
+                "/admin/customers",
+                f"/admin/customers/{cast.customer_id}",
+                "/admin/providers",
+                "/admin/account-requests",
+                "/admin/account-requests?status=done",
+                "/billing",
+                "/billing/invoices?status=paid",
+            ],
+        ),
+        (cast.receivable, ["/billing", "/billing/invoices"]),
+        (cast.dispatcher, ["/billing"]),
+    ]
     for user, paths in screens:
         visitor = await visit(user, viewport=viewport)
         for path in paths:
@@ -282,9 +327,11 @@ async def test_every_admin_and_billing_screen_reads_well_on_a_desktop_and_a_phon
 
 
 async def test_people_without_the_role_get_the_404_page(visit, cast):
-    for user, paths in ((cast.customer, ("/admin", "/admin/users", "/admin/providers", "/billing", "/billing/invoices")),
-                        (cast.provider, ("/admin", "/billing")),
-                        (cast.dispatcher, ("/admin", "/admin/account-requests", "/billing/invoices"))):
+    for user, paths in (
+        (cast.customer, ("/admin", "/admin/users", "/admin/providers", "/billing", "/billing/invoices")),
+        (cast.provider, ("/admin", "/billing")),
+        (cast.dispatcher, ("/admin", "/admin/account-requests", "/billing/invoices")),
+    ):
         visitor = await visit(user)
         for path in paths:
             response = await visitor.goto(path)

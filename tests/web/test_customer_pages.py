@@ -1,5 +1,6 @@
 """The customer's other screens: overview, invoices (with the PDF), assets, account, notifications, and an
 organisation admin's contacts. Each test makes its own customer (`cast`)."""
+
 from __future__ import annotations
 
 import re
@@ -20,9 +21,17 @@ async def billed_request(api, cast) -> tuple[dict, dict]:
 
 async def request_with_news(cast) -> str:
     """A request that a dispatcher has moved on, so its customer has unread notifications about it."""
-    made = await cast.customer.post("/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "walk_in", "priority": "normal",
-        "summary": "Door seal leaks"}, expect=201)
+    made = await cast.customer.post(
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": "walk_in",
+            "priority": "normal",
+            "summary": "Door seal leaks",
+        },
+        expect=201,
+    )
     await cast.dispatcher.post(f"/work-events/{made['number']}/publish")
     await cast.dispatcher.post(f"/work-events/{made['number']}/assign", {"provider_id": cast.provider_id})
 
@@ -36,9 +45,16 @@ async def request_with_news(cast) -> str:
 
 async def test_every_customer_screen_on_a_desktop_and_a_phone(visit, api, cast):
     done, invoice = await billed_request(api, cast)
-    screens = {"overview": "/overview", "invoices": "/invoices", "invoices-paid": "/invoices?status=paid",
-               "invoice": f"/invoices/{invoice['id']}", "assets": "/assets", "asset": f"/assets/{cast.asset_id}",
-               "account": "/account", "notifications": "/notifications"}
+    screens = {
+        "overview": "/overview",
+        "invoices": "/invoices",
+        "invoices-paid": "/invoices?status=paid",
+        "invoice": f"/invoices/{invoice['id']}",
+        "assets": "/assets",
+        "asset": f"/assets/{cast.asset_id}",
+        "account": "/account",
+        "notifications": "/notifications",
+    }
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         visitor = await visit(cast.customer, viewport)
         for name, path in screens.items():
@@ -81,8 +97,12 @@ async def test_another_customers_invoice_and_asset_are_not_found(visit, api, adm
     _done, invoice = await billed_request(api, cast)
     stranger = await make_cast(api, admin)
     visitor = await visit(stranger.customer)
-    for path in (f"/invoices/{invoice['id']}", f"/invoices/{invoice['id']}/pdf", f"/assets/{cast.asset_id}",
-                 "/account/contacts"):  # the last: a customer who is no organisation admin
+    for path in (
+        f"/invoices/{invoice['id']}",
+        f"/invoices/{invoice['id']}/pdf",
+        f"/assets/{cast.asset_id}",
+        "/account/contacts",
+    ):  # the last: a customer who is no organisation admin
         response = await visitor.goto(path)
         assert response.status == 404, path
         await visitor.page.get_by_text(NOT_YOURS).wait_for()
@@ -111,8 +131,11 @@ async def test_profile_errors_show_beside_the_field_and_keep_what_was_typed(visi
     await page.get_by_role("button", name="Save details").click()
     await page.get_by_text("Your details are saved.").wait_for()
     me = await cast.customer.get("/me")
-    assert (me["full_name"], me["phone"], me["notification_email"]) == ("Dana Field", "+44 20 7946 0000",
-                                                                      "dana@example.com")
+    assert (me["full_name"], me["phone"], me["notification_email"]) == (
+        "Dana Field",
+        "+44 20 7946 0000",
+        "dana@example.com",
+    )
     assert await page.get_by_label("Notification email (optional)").input_value() == "dana@example.com"
 
 

@@ -1,5 +1,6 @@
 """The New request form: a request with a photo uploaded from the browser straight to storage, one request for a
 double submit, errors beside their fields, a missing asset added in place, and multipart uploads of big files."""
+
 from __future__ import annotations
 
 import re
@@ -17,11 +18,17 @@ REQUEST_PAGE = re.compile(r"/requests/(SR-\d{6})$")
 
 def png(width: int = 16, height: int = 12) -> bytes:
     """A small real PNG (red pixels), enough for the server's check of a file's first bytes."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     rows = b"".join(b"\x00" + b"\xc8\x1e\x1e" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 async def requests_of(user) -> list[dict]:
@@ -40,7 +47,8 @@ async def test_a_new_request_with_a_photo_lands_on_its_page_with_the_photo_store
     await page.get_by_label("Problem detail").fill("Since Monday; a reset helps for a while.")
     photo = png()
     await page.get_by_label("Choose photos and files").set_input_files(
-        [{"name": "compressor.png", "mimeType": "image/png", "buffer": photo}])
+        [{"name": "compressor.png", "mimeType": "image/png", "buffer": photo}]
+    )
     progress = page.get_by_role("progressbar", name=re.compile("compressor.png"))
     assert await progress.get_attribute("value") == "0"
     await visitor.screenshot("new-request-filled")
@@ -54,11 +62,16 @@ async def test_a_new_request_with_a_photo_lands_on_its_page_with_the_photo_store
 
     created = await cast.customer.get(f"/requests/{number}")
     assert (created["summary"], created["kind"], created["priority"], created["asset_id"]) == (
-        "Compressor trips after ten minutes", "service_call", "high", cast.asset_id)
+        "Compressor trips after ten minutes",
+        "service_call",
+        "high",
+        cast.asset_id,
+    )
     assert created["detail"] == "Since Monday; a reset helps for a while."
     files = (await cast.customer.get(f"/requests/{number}/attachments"))["items"]
     assert [(f["filename"], f["kind"], f["status"], f["size_bytes"]) for f in files] == [
-        ("compressor.png", "photo", "stored", len(photo))]
+        ("compressor.png", "photo", "stored", len(photo))
+    ]
 
 
 async def test_a_double_submit_creates_one_request(visit, stack, cast):
@@ -68,8 +81,16 @@ async def test_a_double_submit_creates_one_request(visit, stack, cast):
     key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', html).group(1)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
     cookies = {c["name"]: c["value"] for c in await visitor.context.cookies()}
-    form = {"csrf_token": csrf, "idempotency_key": key, "customer_id": str(cast.customer_id), "kind": "walk_in",
-            "asset_id": str(cast.asset_id), "priority": "normal", "summary": "Pressed twice", "detail": ""}
+    form = {
+        "csrf_token": csrf,
+        "idempotency_key": key,
+        "customer_id": str(cast.customer_id),
+        "kind": "walk_in",
+        "asset_id": str(cast.asset_id),
+        "priority": "normal",
+        "summary": "Pressed twice",
+        "detail": "",
+    }
     # The form without JavaScript, sent twice as a double click sends it: the same key makes it one request.
     async with httpx.AsyncClient(base_url=stack.settings.gateway_url, cookies=cookies) as browserless:
         first = await browserless.post("/requests/new", data=form)
@@ -98,7 +119,8 @@ async def test_bad_input_is_shown_beside_its_field_and_what_was_typed_is_kept(vi
     await page.get_by_label("Priority").select_option(label="Urgent")
     await page.get_by_label("Problem detail").fill("Smoke from the back panel")
     await page.get_by_label("Choose photos and files").set_input_files(
-        [{"name": "smoke.png", "mimeType": "image/png", "buffer": png()}])
+        [{"name": "smoke.png", "mimeType": "image/png", "buffer": png()}]
+    )
     await page.get_by_role("button", name="Send request").click()  # no summary, no asset
 
     summary = page.get_by_label("Problem summary")
@@ -183,16 +205,26 @@ async def test_the_new_request_page_on_a_phone(visit, cast):
     await visitor.goto("/requests/new")
     await visitor.page.get_by_text("The asset is not in the list? Add it here").click()
     await visitor.page.get_by_label("Choose photos and files").set_input_files(
-        [{"name": "a-photo-with-a-rather-long-name-taken-on-site.png", "mimeType": "image/png", "buffer": png()}])
+        [{"name": "a-photo-with-a-rather-long-name-taken-on-site.png", "mimeType": "image/png", "buffer": png()}]
+    )
     await visitor.axe("new-request-phone")
     await visitor.no_horizontal_scroll()
 
 
 async def test_a_big_file_goes_in_parts_and_a_failed_part_is_retried(visit, cast):
     """fieldopsUpload on 101 MB made in the page: the API answers with parts; the first try of part 2 fails."""
-    number = (await cast.customer.post("/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": "walk_in", "priority": "low",
-        "summary": "Manual attached"}))["number"]
+    number = (
+        await cast.customer.post(
+            "/requests",
+            {
+                "customer_id": cast.customer_id,
+                "asset_id": cast.asset_id,
+                "kind": "walk_in",
+                "priority": "low",
+                "summary": "Manual attached",
+            },
+        )
+    )["number"]
     visitor = await visit(cast.customer)
     page = visitor.page
     await visitor.goto("/requests/new")  # a page that loads upload.js
@@ -214,17 +246,21 @@ async def test_a_big_file_goes_in_parts_and_a_failed_part_is_retried(visit, cast
         };
     }""")
     started = time.monotonic()
-    result = await page.evaluate("""async (number) => {
+    result = await page.evaluate(
+        """async (number) => {
         const size = 101 * 1024 * 1024;
         const head = new TextEncoder().encode("%PDF-1.4\\n");
         const file = new File([head, new Uint8Array(size - head.length)], "manual.pdf", {type: "application/pdf"});
         const seen = [];
         const id = await window.fieldopsUpload(number, file, {onProgress: (sent, total) => seen.push([sent, total])});
         return {id, last: seen[seen.length - 1], calls: seen.length};
-    }""", number)
+    }""",
+        number,
+    )
     assert time.monotonic() - started < 30
     assert await page.evaluate("window.partTwoTries") == 2
     assert result["last"] == [101 * 1024 * 1024, 101 * 1024 * 1024]
     files = (await cast.customer.get(f"/requests/{number}/attachments"))["items"]
     assert [(f["id"], f["status"], f["size_bytes"], f["kind"]) for f in files] == [
-        (result["id"], "stored", 101 * 1024 * 1024, "document")]
+        (result["id"], "stored", 101 * 1024 * 1024, "document")
+    ]

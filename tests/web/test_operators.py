@@ -1,6 +1,7 @@
 """The operators' console: All customers (find one, its dashboard counts, live) and Work events (filters in the
 address, bulk actions with one result per request and a retry, billing flags for accounts receivable only,
 keyboard only, CSV export), on a desktop and on a phone."""
+
 from __future__ import annotations
 
 import calendar
@@ -15,9 +16,16 @@ from tests.web.conftest import DESKTOP, PHONE
 
 
 async def new_request(cast, summary: str, priority: str = "normal") -> str:
-    created = await cast.customer.post("/requests", {"customer_id": cast.customer_id, "asset_id": cast.asset_id,
-                                                      "kind": "service_call", "priority": priority,
-                                                      "summary": summary})
+    created = await cast.customer.post(
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": "service_call",
+            "priority": priority,
+            "summary": summary,
+        },
+    )
     return created["number"]
 
 
@@ -26,16 +34,19 @@ async def completed_request(api, cast, summary: str, invoice_number: str | None 
     (accounts receivable invoices the customer only once the provider's invoice is in)."""
     number = await new_request(cast, summary)
     await cast.dispatcher.post(f"/work-events/{number}/publish")
-    wo = (await cast.dispatcher.post(f"/work-events/{number}/assign",
-                                     {"provider_id": cast.provider_id}))["work_order_number"]
+    wo = (await cast.dispatcher.post(f"/work-events/{number}/assign", {"provider_id": cast.provider_id}))[
+        "work_order_number"
+    ]
     await cast.provider.post(f"/work-orders/{wo}/accept")
     await cast.provider.post(f"/work-orders/{wo}/schedule", {"scheduled_for": "2030-01-15T09:00:00Z"})
     await cast.provider.post(f"/work-orders/{wo}/start")
     attachment = await upload_invoice_copy(api, cast.provider, number)
     await cast.provider.post(f"/work-orders/{wo}/complete", {"notes": "Done", "invoice_attachment_id": attachment})
     if invoice_number:
-        await cast.provider.put(f"/provider-invoices/{wo}",
-                                {"invoice_number": invoice_number, "parts": "10.00", "labor": "20.00", "tax": "3.00"})
+        await cast.provider.put(
+            f"/provider-invoices/{wo}",
+            {"invoice_number": invoice_number, "parts": "10.00", "labor": "20.00", "tax": "3.00"},
+        )
         await cast.provider.post(f"/provider-invoices/{wo}/submit")
     return number
 
@@ -69,8 +80,10 @@ async def test_dispatcher_finds_a_customer_opens_a_count_bulk_publishes_and_assi
     await visitor.axe("customers-found")
     for said, count in (("Draft", 3), ("Published", 0), ("Assigned", 0), ("In progress", 0), ("Completed", 0)):
         assert await card.get_by_role("link", name=f"{said} {count}", exact=True).count() == 1, said
-    assert await card.get_by_role("link", name=re.compile("^View work events")).get_attribute("href") == \
-        f"/work-events?customer_id={cast.customer_id}"
+    assert (
+        await card.get_by_role("link", name=re.compile("^View work events")).get_attribute("href")
+        == f"/work-events?customer_id={cast.customer_id}"
+    )
 
     # The Draft count opens this customer's drafts.
     await card.get_by_role("link", name="Draft 3", exact=True).click()
@@ -140,8 +153,14 @@ async def test_accounts_receivable_marks_billing_and_a_dispatcher_is_not_offered
     dispatcher = await visit(cast.dispatcher)
     await dispatcher.goto(f"/work-events?customer_id={cast.customer_id}")
     offered = await dispatcher.page.get_by_label("Action").locator("option").all_inner_texts()
-    assert {"Publish", "Assign or re-assign to a provider", "Assign to a provider team", "Send to the marketplace",
-            "Delete", "Approve payment"} <= set(offered)
+    assert {
+        "Publish",
+        "Assign or re-assign to a provider",
+        "Assign to a provider team",
+        "Send to the marketplace",
+        "Delete",
+        "Approve payment",
+    } <= set(offered)
     assert "Invoiced" not in offered and "Invoice not required" not in offered
 
     receivable = await visit(cast.receivable)
@@ -177,8 +196,7 @@ async def test_accounts_receivable_marks_billing_and_a_dispatcher_is_not_offered
     await page.get_by_label("Billing").select_option(label="No invoice needed")
     await page.get_by_role("button", name="Apply", exact=True).click()
     await page.wait_for_url(re.compile(r"billing=not_required"))
-    assert parse_qs(urlparse(page.url).query) == {"customer_id": [str(cast.customer_id)],
-                                                  "billing": ["not_required"]}
+    assert parse_qs(urlparse(page.url).query) == {"customer_id": [str(cast.customer_id)], "billing": ["not_required"]}
     assert await row_numbers(page) == [not_required]
     async with page.expect_download() as waiting:
         await page.get_by_role("link", name="Export these as CSV").click()
@@ -328,8 +346,14 @@ async def test_the_console_filters_due_dates_sla_and_priority(visit, cast):
     later = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 30 * 86400))
     urgent = await new_request(cast, "Walk-in freezer alarm", priority="urgent")
     await new_request(cast, "Paint scratched", priority="low")
-    console = {"customer_id": cast.customer_id, "due_from": today, "due_to": later, "sla_breached": "false",
-               "priority": "urgent", "created_from": today}
+    console = {
+        "customer_id": cast.customer_id,
+        "due_from": today,
+        "due_to": later,
+        "sla_breached": "false",
+        "priority": "urgent",
+        "created_from": today,
+    }
 
     async def found():  # the due date is the workflow's, recorded a moment after the request is made
         page = await cast.dispatcher.get("/work-events", params=console)
@@ -339,16 +363,17 @@ async def test_the_console_filters_due_dates_sla_and_priority(visit, cast):
     # An urgent request is due within hours, so on the day it was made or the next: the day before is empty.
     due_day = (await cast.dispatcher.get(f"/requests/{urgent}"))["due_at"][:10]
     day_before = time.strftime("%Y-%m-%d", time.gmtime(calendar.timegm(time.strptime(due_day, "%Y-%m-%d")) - 86400))
-    assert await cast.dispatcher.get("/work-events", params={**console, "due_to": day_before,
-                                                             "due_from": "2000-01-01"}) == {"items": [],
-                                                                                             "next_cursor": None}
+    assert await cast.dispatcher.get(
+        "/work-events", params={**console, "due_to": day_before, "due_from": "2000-01-01"}
+    ) == {"items": [], "next_cursor": None}
     named = await cast.receivable.get("/customers", params={"id": [cast.customer_id]})
     assert [c["id"] for c in named["items"]] == [cast.customer_id] and "counts" in named["items"][0]
 
     visitor = await visit(cast.dispatcher)
     page = visitor.page
-    await visitor.goto(f"/work-events?customer_id={cast.customer_id}&sla=no&priority=urgent"
-                       f"&due_from={today}&due_to={later}")
+    await visitor.goto(
+        f"/work-events?customer_id={cast.customer_id}&sla=no&priority=urgent&due_from={today}&due_to={later}"
+    )
     assert await row_numbers(page) == [urgent]
     assert "Within SLA" in await page.locator(".in-force").inner_text()
     await visitor.goto(f"/work-events?customer_id={cast.customer_id}&sla=yes")

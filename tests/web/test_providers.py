@@ -1,6 +1,7 @@
 """The providers' screens on a phone: an offer accepted with notes, scheduled, started, completed with a copy of the
 provider's invoice, the invoice number checked as it is typed, the invoice submitted and, after a payment run, its
 payment reference among the payments; two team members accepting at once; another provider's work order a 404."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,16 @@ from tests.web.conftest import DESKTOP, PHONE, Visitor
 
 async def offered_request(cast, summary: str, kind: str = "service_call", priority: str = "high") -> tuple[str, str]:
     """A new request, published and offered to the cast's provider: (request number, work order number)."""
-    created = await cast.customer.post("/requests", {"customer_id": cast.customer_id, "asset_id": cast.asset_id,
-                                                      "kind": kind, "priority": priority, "summary": summary})
+    created = await cast.customer.post(
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": kind,
+            "priority": priority,
+            "summary": summary,
+        },
+    )
     number = created["number"]
     await cast.dispatcher.post(f"/work-events/{number}/publish")
     assigned = await cast.dispatcher.post(f"/work-events/{number}/assign", {"provider_id": cast.provider_id})
@@ -97,7 +106,8 @@ async def test_a_provider_on_a_phone_takes_a_work_order_from_offer_to_payment(vi
     complete = page.get_by_role("button", name="Complete", exact=True)
     assert await complete.is_disabled()
     await page.get_by_label("Copy of your invoice").set_input_files(
-        [{"name": "fixit-invoice.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES}])
+        [{"name": "fixit-invoice.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES}]
+    )
     await page.get_by_text("Your invoice copy fixit-invoice.pdf is attached.").wait_for()
     assert await complete.is_disabled()
     await page.get_by_label("Completion notes").fill("Replaced the start relay")
@@ -170,9 +180,12 @@ async def test_a_provider_on_a_phone_takes_a_work_order_from_offer_to_payment(vi
 
     # The same screens on a desktop.
     desk = await visit(cast.provider, viewport=DESKTOP)
-    for path, name in ((f"/work-orders/{wo}", "provider-paid-desktop"), ("/payments", "provider-payments-desktop"),
-                       ("/work-orders?view=completed", "provider-completed-list-desktop"),
-                       ("/work-orders?view=accepted", "provider-accepted-list-desktop")):
+    for path, name in (
+        (f"/work-orders/{wo}", "provider-paid-desktop"),
+        ("/payments", "provider-payments-desktop"),
+        ("/work-orders?view=completed", "provider-completed-list-desktop"),
+        ("/work-orders?view=accepted", "provider-accepted-list-desktop"),
+    ):
         await desk.goto(path)
         await scan(desk, name)
     await desk.goto(f"/work-orders/{wo}")
@@ -226,8 +239,12 @@ async def test_screens_of_each_status_pass_axe_on_a_desktop_and_a_walk_in_can_be
     await page.get_by_role("button", name="Save invoice").click()
     await page.get_by_text("The invoice is saved.").wait_for()
     saved = await cast.provider.get(f"/provider-invoices/{wo}")
-    assert (saved["invoice_number"], saved["labor"], saved["total"], saved["status"]) == ("WK77", "45.00", "49.50",
-                                                                                          "draft")
+    assert (saved["invoice_number"], saved["labor"], saved["total"], saved["status"]) == (
+        "WK77",
+        "45.00",
+        "49.50",
+        "draft",
+    )
     assert await page.get_by_label("Invoice number").input_value() == "WK77"
     assert (await page.locator("#payment-reference-value").inner_text()).strip() == f"WK77{wo}"
 
@@ -235,16 +252,25 @@ async def test_screens_of_each_status_pass_axe_on_a_desktop_and_a_walk_in_can_be
 async def test_two_team_members_accept_at_once_and_exactly_one_wins(visit, cast, api, admin):
     members = []
     for name in ("North", "South", "East"):
-        company = await cast.dispatcher.post("/providers", {"name": f"{name} Repairs {uuid.uuid4().hex[:4]}",
-                                                            "email": f"{name.lower()}@repairs.example"})
+        company = await cast.dispatcher.post(
+            "/providers", {"name": f"{name} Repairs {uuid.uuid4().hex[:4]}", "email": f"{name.lower()}@repairs.example"}
+        )
         members.append(await api.make_user(admin, "provider", provider_id=company["id"]))
-    team = await cast.dispatcher.post("/teams", {"name": f"Team {uuid.uuid4().hex[:6]}",
-                                                 "provider_ids": [m.provider_id for m in members]})
+    team = await cast.dispatcher.post(
+        "/teams", {"name": f"Team {uuid.uuid4().hex[:6]}", "provider_ids": [m.provider_id for m in members]}
+    )
 
     async def offer_to_team(summary: str) -> tuple[str, str]:
-        created = await cast.customer.post("/requests", {"customer_id": cast.customer_id, "asset_id": cast.asset_id,
-                                                          "kind": "service_call", "priority": "normal",
-                                                          "summary": summary})
+        created = await cast.customer.post(
+            "/requests",
+            {
+                "customer_id": cast.customer_id,
+                "asset_id": cast.asset_id,
+                "kind": "service_call",
+                "priority": "normal",
+                "summary": summary,
+            },
+        )
         await cast.dispatcher.post(f"/work-events/{created['number']}/publish")
         offered = await cast.dispatcher.post(f"/work-events/{created['number']}/assign-team", {"team_id": team["id"]})
         return created["number"], offered["work_order_number"]
@@ -254,8 +280,12 @@ async def test_two_team_members_accept_at_once_and_exactly_one_wins(visit, cast,
     for member in (north, south):
         await member.goto(f"/work-orders/{wo}")
         await member.page.get_by_text("Offered to your team").wait_for()
-    await asyncio.gather(*(m.page.get_by_role("form", name="Accept").get_by_role("button", name="Accept").click()
-                           for m in (north, south)))
+    await asyncio.gather(
+        *(
+            m.page.get_by_role("form", name="Accept").get_by_role("button", name="Accept").click()
+            for m in (north, south)
+        )
+    )
 
     async def outcome(member) -> str:
         won = member.page.get_by_text(f"You accepted work order {wo}.")
@@ -307,8 +337,9 @@ async def test_another_providers_work_order_is_a_404(visit, cast, api, admin):
     await scan(visitor, "provider-404-phone")
     # Nor can it act on it: the action answers the same 404, and the offer stays open.
     headers = json.loads(await visitor.page.evaluate("document.body.getAttribute('hx-headers:inherited')"))
-    refused = await visitor.page.request.post(visitor.url(f"/work-orders/{wo}/accept"), form={"notes": "mine now"},
-                                              headers=headers)
+    refused = await visitor.page.request.post(
+        visitor.url(f"/work-orders/{wo}/accept"), form={"notes": "mine now"}, headers=headers
+    )
     assert refused.status == 404
     assert (await cast.provider.get(f"/work-orders/{wo}"))["status"] == "offered"
     await visitor.goto("/work-orders")
@@ -333,7 +364,8 @@ async def test_without_javascript_every_step_is_a_plain_form(browser, stack, cas
 
         # The invoice copy goes with the form; the portal sends it on to storage.
         await page.get_by_label("Copy of your invoice").set_input_files(
-            [{"name": "paper-invoice.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES}])
+            [{"name": "paper-invoice.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES}]
+        )
         await page.get_by_role("button", name="Complete", exact=True).click()  # no notes yet: refused, copy kept
         await page.get_by_text("Write what was done.", exact=True).wait_for()
         await page.get_by_text("Your invoice copy is attached.").wait_for()

@@ -1,4 +1,5 @@
 """The requests list: search, filters and sort kept in the address, paging, a live refresh, and a phone layout."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +11,16 @@ from tests.web.conftest import PHONE
 
 
 async def new_request(cast, summary: str, priority: str = "normal", kind: str = "walk_in") -> str:
-    created = await cast.customer.post("/requests", {"customer_id": cast.customer_id, "asset_id": cast.asset_id,
-                                                      "kind": kind, "priority": priority, "summary": summary})
+    created = await cast.customer.post(
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": kind,
+            "priority": priority,
+            "summary": summary,
+        },
+    )
     return created["number"]
 
 

@@ -1,6 +1,7 @@
 """A request's page, /requests/{number}: the customer's side (ribbon, timeline, notes, files, answers to
 recommendations, cancelling, live changes), the operators' side (work order, SLA chips, actions with their
 refusals in words, the Temporal UI link), the provider's, and nobody else's (404)."""
+
 from __future__ import annotations
 
 import re
@@ -16,9 +17,18 @@ LIVE_WITHIN_MS = 3000  # issue 8: an open page changes by itself within 3 s of a
 
 
 async def new_request(cast, summary: str = "Chiller does not cool", kind: str = "service_call") -> str:
-    created = await cast.customer.post("/requests", {
-        "customer_id": cast.customer_id, "asset_id": cast.asset_id, "kind": kind, "priority": "high",
-        "summary": summary, "detail": "Compressor trips after ten minutes"}, expect=201)
+    created = await cast.customer.post(
+        "/requests",
+        {
+            "customer_id": cast.customer_id,
+            "asset_id": cast.asset_id,
+            "kind": kind,
+            "priority": "high",
+            "summary": summary,
+            "detail": "Compressor trips after ten minutes",
+        },
+        expect=201,
+    )
     return created["number"]
 
 
@@ -74,18 +84,22 @@ async def test_a_status_change_arrives_live_without_a_reload(visit, cast):
     await cast.dispatcher.post(f"/work-events/{number}/publish")
     await cast.dispatcher.post(f"/work-events/{number}/assign", {"provider_id": cast.provider_id})
     await expect(page.get_by_role("heading", name="Status: Waiting for a technician")).to_be_visible(
-        timeout=LIVE_WITHIN_MS)
-    await expect(page.get_by_role("region", name="Timeline")).to_contain_text("Offered to a technician",
-                                                                               timeout=LIVE_WITHIN_MS)
+        timeout=LIVE_WITHIN_MS
+    )
+    await expect(page.get_by_role("region", name="Timeline")).to_contain_text(
+        "Offered to a technician", timeout=LIVE_WITHIN_MS
+    )
     assert await page.evaluate("window.stillTheSamePage === true")  # changed in place, not reloaded
 
 
 async def test_customer_answers_a_recommendation_from_its_emailed_link(visit, stack, cast):
     number = await new_request(cast)
     await accepted(cast, number)
-    recommendation = await cast.provider.post(f"/requests/{number}/recommendations", {
-        "summary": "Replace the condenser fan", "detail": "The bearings are worn.", "estimated_cost": "240.00"},
-        expect=201)
+    recommendation = await cast.provider.post(
+        f"/requests/{number}/recommendations",
+        {"summary": "Replace the condenser fan", "detail": "The bearings are worn.", "estimated_cost": "240.00"},
+        expect=201,
+    )
     link = await wait_for(lambda: latest_mail_link(stack, cast.customer, f"/recommendations/{recommendation['id']}"))
     assert link.endswith(f"/requests/{number}/recommendations/{recommendation['id']}")
 
@@ -106,8 +120,9 @@ async def test_customer_answers_a_recommendation_from_its_emailed_link(visit, st
     await expect(article.get_by_role("button", name="Send answer")).to_have_count(0)
     answered = (await cast.customer.get(f"/requests/{number}/recommendations"))["items"][0]
     assert (answered["decision"], answered["comment"]) == ("approve", "Go ahead, before Friday please.")
-    await expect(page.get_by_role("region", name="Timeline")).to_contain_text("Recommendation answered: Approved",
-                                                                               timeout=LIVE_WITHIN_MS)
+    await expect(page.get_by_role("region", name="Timeline")).to_contain_text(
+        "Recommendation answered: Approved", timeout=LIVE_WITHIN_MS
+    )
 
 
 async def test_customer_cancels_with_a_reason(visit, cast):
@@ -140,8 +155,9 @@ async def test_another_customer_and_an_unassigned_provider_get_the_404_page(visi
     assert (await visitor.goto(f"/requests/{number}/part/timeline")).status == 404
     await visitor.axe("request-page-404")
 
-    other_company = await cast.dispatcher.post("/providers", {"name": "Elsewhere Ltd", "email": "x@elsewhere.example"},
-                                               expect=201)
+    other_company = await cast.dispatcher.post(
+        "/providers", {"name": "Elsewhere Ltd", "email": "x@elsewhere.example"}, expect=201
+    )
     outsider = await api.make_user(admin, "provider", provider_id=other_company["id"])
     provider_visit = await visit(outsider)
     assert (await provider_visit.goto(f"/requests/{number}")).status == 404
@@ -153,10 +169,12 @@ async def test_files_go_up_with_a_progress_bar_and_come_down_through_the_portal(
     page = visitor.page
     await visitor.goto(f"/requests/{number}?tab=files")
     await page.get_by_label("Choose photos and files").set_input_files(
-        {"name": "wiring-diagram.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES})
+        {"name": "wiring-diagram.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES}
+    )
     await expect(page.get_by_text("Uploaded", exact=True)).to_be_visible()
     await expect(page.get_by_role("progressbar", name=re.compile("wiring-diagram.pdf"))).to_have_attribute(
-        "value", "100")
+        "value", "100"
+    )
     files = page.get_by_role("region", name="Files")
     link = files.get_by_role("link", name="wiring-diagram.pdf")
     await expect(link).to_be_visible(timeout=LIVE_WITHIN_MS)
@@ -257,8 +275,9 @@ async def test_accounts_receivable_flags_billing_and_a_dispatcher_is_not_offered
     work_order = await accepted(cast, number)
     await cast.provider.post(f"/work-orders/{work_order}/start")
     copy = await upload_invoice_copy(api, cast.provider, number)
-    await cast.provider.post(f"/work-orders/{work_order}/complete", {"notes": "Relay replaced",
-                                                                     "invoice_attachment_id": copy})
+    await cast.provider.post(
+        f"/work-orders/{work_order}/complete", {"notes": "Relay replaced", "invoice_attachment_id": copy}
+    )
     dispatcher = await visit(cast.dispatcher)
     await dispatcher.goto(f"/requests/{number}")
     await expect(dispatcher.page.get_by_role("heading", name="Status: Completed")).to_be_visible()
@@ -271,7 +290,8 @@ async def test_accounts_receivable_flags_billing_and_a_dispatcher_is_not_offered
     # The customer's invoice is made from the provider's, which is not in yet: refused, and said why.
     await page.get_by_role("button", name="Mark invoiced").click()
     await expect(page.get_by_role("alert").filter(has_text="This cannot be done now")).to_contain_text(
-        "the provider's invoice is not submitted yet")
+        "the provider's invoice is not submitted yet"
+    )
     await receivable.axe("request-page-receivable")
     await page.get_by_role("button", name="Invoice not required").click()
     await expect(page.get_by_text("Marked as needing no invoice.")).to_be_visible()

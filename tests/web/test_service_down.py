@@ -2,6 +2,7 @@
 
 The session stack's services are shared, so none is stopped: a second portal process is started whose road to
 the API (FIELDOPS_PORTAL_API_URL) is a TCP relay to the session's gateway, and the relay is switched off and on."""
+
 from __future__ import annotations
 
 import asyncio
@@ -84,9 +85,25 @@ def portal(stack, relay):
     """A portal of its own, calling the API through the relay; yields its address."""
     port = free_port()
     env = {**stack.env, "FIELDOPS_PORTAL_API_URL": f"http://{HOST}:{relay.port}/api/v1"}
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "services.web.app:app", "--host", HOST, "--port",
-                                str(port), "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "services.web.app:app",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -108,8 +125,15 @@ def portal(stack, relay):
 async def test_a_backend_that_does_not_answer_gets_a_clear_page_and_the_portal_recovers(portal, relay, cast):
     async with httpx.AsyncClient(base_url=portal, timeout=30) as browser:
         form = await browser.get("/sign-in")
-        signed = await browser.post("/sign-in", data={"csrf_token": CSRF.search(form.text).group(1),
-                                                      "email": cast.customer.email, "password": PASSWORD, "next": "/"})
+        signed = await browser.post(
+            "/sign-in",
+            data={
+                "csrf_token": CSRF.search(form.text).group(1),
+                "email": cast.customer.email,
+                "password": PASSWORD,
+                "next": "/",
+            },
+        )
         assert signed.status_code == 303, signed.text[:300]
         assert (await browser.get("/requests")).status_code == 200
 

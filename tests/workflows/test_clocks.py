@@ -1,5 +1,6 @@
 """The clocks a dispatcher would otherwise watch, as workflow timers, proven on the time-skipping server with the
 real activities: acceptance expiry, SLA breach, awaiting_parts excluded from the due time, recommendation reminders."""
+
 from __future__ import annotations
 
 from shared.contracts.enums import Priority, Status
@@ -83,7 +84,8 @@ async def test_time_awaiting_parts_does_not_count(wf):
     assert resumed.status == Status.in_progress
     pause = resumed.due_at - due
     assert hours(30) <= pause < hours(30.5), pause  # pushed later by the time spent waiting
-    assert (await wf.until(lambda: wf.read_copy(state.number), lambda r: r.due_at == resumed.due_at)).due_at == resumed.due_at
+    copy = await wf.until(lambda: wf.read_copy(state.number), lambda r: r.due_at == resumed.due_at)
+    assert copy.due_at == resumed.due_at
 
     # 2 h worked before the pause; 21 h more is still inside the 24 h.
     await wf.env.sleep(hours(21))
@@ -96,8 +98,16 @@ async def test_time_awaiting_parts_does_not_count(wf):
 async def test_unanswered_recommendation_is_reminded(wf):
     handle = await wf.start(priority=Priority.low)  # low: 10 days due, so only the reminder fires
     state = await wf.to_in_progress(handle, provider=2)
-    posted = await wf.update(handle, "recommend", RecommendCommand(
-        actor=wf.people.providers[2], recommendation_id=501, summary="replace the compressor", estimated_cost="950.00"))
+    posted = await wf.update(
+        handle,
+        "recommend",
+        RecommendCommand(
+            actor=wf.people.providers[2],
+            recommendation_id=501,
+            summary="replace the compressor",
+            estimated_cost="950.00",
+        ),
+    )
     assert posted.recommendations[0].decision is None
     customer = wf.people.emails["customer"]
     assert await wf.eventually(lambda: _mails(wf, state.number, customer, "recommends replace the compressor"))
@@ -114,8 +124,11 @@ async def test_unanswered_recommendation_is_reminded(wf):
     # One reminder, not one a day; an answer stops it for good.
     await wf.env.sleep(hours(72))
     assert len(_mails_now(wf, state.number, customer, "waiting for your answer")) == 1
-    answered = await wf.update(handle, "respond", RespondCommand(actor=wf.people.customer, recommendation_id=501,
-                                                                 decision="approve", comment="go ahead"))
+    answered = await wf.update(
+        handle,
+        "respond",
+        RespondCommand(actor=wf.people.customer, recommendation_id=501, decision="approve", comment="go ahead"),
+    )
     assert answered.recommendations[0].decision == "approve"
     await wf.env.sleep(hours(100))
     assert len(_mails_now(wf, state.number, customer, "waiting for your answer")) == 1

@@ -1,8 +1,9 @@
 """Each path of the lifecycle through the workflow with the real activities; each history is kept for replay."""
+
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +13,12 @@ from services.notifications.models import Email
 from shared.contracts import names
 from shared.contracts.enums import BillingStatus, Kind, OfferKind, Priority, Status
 from shared.contracts.models import (
-    AssignCommand, CancelCommand, Command, CompleteCommand, RequestState, SubmitInvoiceCommand,
+    AssignCommand,
+    CancelCommand,
+    Command,
+    CompleteCommand,
+    RequestState,
+    SubmitInvoiceCommand,
 )
 from shared.contracts.wording import status_words
 
@@ -32,20 +38,27 @@ async def test_paid_path_pays_once_and_ends(wf):
     p1 = wf.people.providers[1]
     await wf.update(handle, "accept", wf.wo(state, 1))
 
-    slot = datetime(2030, 1, 15, 9, tzinfo=timezone.utc)
+    slot = datetime(2030, 1, 15, 9, tzinfo=UTC)
     await wf.update(handle, "schedule", wf.wo(state, 1, scheduled_for=slot))
     await wf.update(handle, "start_work", wf.wo(state, 1))
-    await wf.update(handle, "complete", CompleteCommand(actor=p1, work_order_number=state.work_order_number,
-                                                        invoice_attachment_id="a1", notes="done"))
+    await wf.update(
+        handle,
+        "complete",
+        CompleteCommand(actor=p1, work_order_number=state.work_order_number, invoice_attachment_id="a1", notes="done"),
+    )
     await wf.provider_invoice(state, 1, "INV77")
-    await wf.update(handle, "submit_invoice", SubmitInvoiceCommand(actor=p1, work_order_number=state.work_order_number,
-                                                                   invoice_number="INV77"))
+    await wf.update(
+        handle,
+        "submit_invoice",
+        SubmitInvoiceCommand(actor=p1, work_order_number=state.work_order_number, invoice_number="INV77"),
+    )
     approved = await wf.update(handle, "approve_payment", Command(actor=wf.people.dispatcher))
     assert approved.status == Status.payment_approved
 
     first = await wf.payment_run()
     assert [p.reference for p in first.payments if p.request_number == state.number] == [
-        f"INV77{state.work_order_number}"]
+        f"INV77{state.work_order_number}"
+    ]
     second = await wf.payment_run()
     assert not [p for p in second.payments if p.request_number == state.number]  # paid exactly once
     paid = await wf.until(lambda: wf.state(handle), lambda s: s.status == Status.paid)
@@ -58,8 +71,17 @@ async def test_paid_path_pays_once_and_ends(wf):
     assert (await wf.work_order(state.work_order_number)).status == "paid"
     entries = await wf.timeline(state.number)
     assert [e.status for e in entries if e.kind == "status_change"] == [
-        "draft", "published", "waiting_acceptance", "accepted", "scheduled", "in_progress", "completed",
-        "invoice_submitted", "payment_approved", "paid"]
+        "draft",
+        "published",
+        "waiting_acceptance",
+        "accepted",
+        "scheduled",
+        "in_progress",
+        "completed",
+        "invoice_submitted",
+        "payment_approved",
+        "paid",
+    ]
     await wf.record(handle, "paid")
 
 
@@ -68,11 +90,13 @@ async def test_decline_returns_to_published_and_voids_the_work_order(wf):
     state = await wf.to_offered(handle, provider=1)
     declined = await wf.update(handle, "decline", wf.wo(state, 1, notes="no capacity"))
     assert declined.status == Status.published and declined.work_order_number is None
-    assert (await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")).status == "voided"
+    voided = await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")
+    assert voided.status == "voided"
     assert await wf.eventually(lambda: _mail(wf, state.number, wf.people.emails["dispatcher"], "ready for routing"))
     # Offered again to another provider: a new number.
-    again = await wf.update(handle, "assign", AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.provider,
-                                                            provider_id=2))
+    again = await wf.update(
+        handle, "assign", AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.provider, provider_id=2)
+    )
     assert again.work_order_number != state.work_order_number
     await wf.update(handle, "cancel", CancelCommand(actor=wf.people.customer, reason="fixed it ourselves"))
     assert (await wf.result(handle)).status == Status.cancelled
@@ -84,11 +108,13 @@ async def test_reassign_voids_old_work_order_and_issues_new_number(wf):
     handle = await wf.start()
     state = await wf.to_offered(handle, provider=1)
     await wf.update(handle, "accept", wf.wo(state, 1))
-    moved = await wf.update(handle, "assign", AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.provider,
-                                                            provider_id=2))
+    moved = await wf.update(
+        handle, "assign", AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.provider, provider_id=2)
+    )
     assert moved.status == Status.waiting_acceptance and moved.provider_id is None
     assert int(moved.work_order_number) > int(state.work_order_number)
-    assert (await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")).status == "voided"
+    voided = await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")
+    assert voided.status == "voided"
     # The first provider's number is dead.
     await refused(wf.update(handle, "start_work", wf.wo(state, 1)), "waiting_acceptance")
     await wf.update(handle, "accept", wf.wo(moved, 2))
@@ -107,21 +133,26 @@ async def test_reassign_voids_old_work_order_and_issues_new_number(wf):
 async def test_team_offer_first_accept_wins_even_at_once(wf):
     handle = await wf.start()
     await wf.update(handle, "publish", Command(actor=wf.people.dispatcher))
-    offered = await wf.update(handle, "assign", AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.team,
-                                                              team_id=7, provider_ids=[1, 2, 3]))
+    offered = await wf.update(
+        handle,
+        "assign",
+        AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.team, team_id=7, provider_ids=[1, 2, 3]),
+    )
     # One member declines: the offer stays open for the others.
     still = await wf.update(handle, "decline", wf.wo(offered, 3))
     assert still.status == Status.waiting_acceptance and still.work_order_number == offered.work_order_number
     await refused(wf.update(handle, "accept", wf.wo(offered, 3)), "waiting_acceptance")  # never mind, declined
-    results = await asyncio.gather(*(wf.update(handle, "accept", wf.wo(offered, p)) for p in (1, 2)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(wf.update(handle, "accept", wf.wo(offered, p)) for p in (1, 2)), return_exceptions=True
+    )
     winners = [r for r in results if not isinstance(r, BaseException)]
     losers = [r for r in results if isinstance(r, WorkflowUpdateFailedError)]
     assert len(winners) == 1 and len(losers) == 1, results
     assert "accepted" in str(losers[0].cause)
     state = await wf.state(handle)
     assert state.status == Status.accepted and state.provider_id == winners[0].provider_id
-    assert (await wf.until(lambda: wf.work_order(offered.work_order_number), lambda w: w.status == "accepted")).accepted_by == state.provider_id
+    accepted = await wf.until(lambda: wf.work_order(offered.work_order_number), lambda w: w.status == "accepted")
+    assert accepted.accepted_by == state.provider_id
     await wf.update(handle, "cancel", CancelCommand(actor=wf.people.dispatcher, reason="test over"))
     await wf.result(handle)
     await wf.record(handle, "team_offer")
@@ -130,13 +161,17 @@ async def test_team_offer_first_accept_wins_even_at_once(wf):
 async def test_team_offer_declined_by_all_returns_to_published(wf):
     handle = await wf.start()
     await wf.update(handle, "publish", Command(actor=wf.people.dispatcher))
-    offered = await wf.update(handle, "assign", AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.team,
-                                                              team_id=7, provider_ids=[1, 2]))
+    offered = await wf.update(
+        handle,
+        "assign",
+        AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.team, team_id=7, provider_ids=[1, 2]),
+    )
     await wf.update(handle, "decline", wf.wo(offered, 1))
     await refused(wf.update(handle, "decline", wf.wo(offered, 1)), "already declined")
     last = await wf.update(handle, "decline", wf.wo(offered, 2))
     assert last.status == Status.published
-    assert (await wf.until(lambda: wf.work_order(offered.work_order_number), lambda w: w.status == "voided")).status == "voided"
+    voided = await wf.until(lambda: wf.work_order(offered.work_order_number), lambda w: w.status == "voided")
+    assert voided.status == "voided"
     await wf.update(handle, "cancel", CancelCommand(actor=wf.people.dispatcher, reason="test over", delete=True))
     await wf.result(handle)
 
@@ -144,10 +179,12 @@ async def test_team_offer_declined_by_all_returns_to_published(wf):
 async def test_marketplace_offer_and_walk_in_return(wf):
     handle = await wf.start(kind=Kind.walk_in, priority=Priority.low)
     await wf.update(handle, "publish", Command(actor=wf.people.dispatcher))
-    offered = await wf.update(handle, "assign", AssignCommand(actor=wf.people.dispatcher,
-                                                              offer_kind=OfferKind.marketplace))
-    results = await asyncio.gather(*(wf.update(handle, "accept", wf.wo(offered, p)) for p in (1, 2, 3)),
-                                   return_exceptions=True)
+    offered = await wf.update(
+        handle, "assign", AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.marketplace)
+    )
+    results = await asyncio.gather(
+        *(wf.update(handle, "accept", wf.wo(offered, p)) for p in (1, 2, 3)), return_exceptions=True
+    )
     assert sum(not isinstance(r, BaseException) for r in results) == 1, results
     state = await wf.state(handle)
     holder = state.provider_id
@@ -156,9 +193,13 @@ async def test_marketplace_offer_and_walk_in_return(wf):
     await wf.update(handle, "resume", wf.wo(state, holder))
     ready = await wf.update(handle, "ready_for_return", wf.wo(state, holder))
     assert ready.status == Status.ready_for_return
-    done = await wf.update(handle, "complete", CompleteCommand(actor=wf.people.providers[holder],
-                                                               work_order_number=state.work_order_number,
-                                                               invoice_attachment_id="a2"))
+    done = await wf.update(
+        handle,
+        "complete",
+        CompleteCommand(
+            actor=wf.people.providers[holder], work_order_number=state.work_order_number, invoice_attachment_id="a2"
+        ),
+    )
     assert done.status == Status.completed
     await refused(wf.update(handle, "cancel", CancelCommand(actor=wf.people.dispatcher, reason="late")), "completed")
     await wf.record(handle, "marketplace_walk_in")
@@ -169,12 +210,14 @@ async def test_ready_for_return_is_walk_in_only_and_customer_cancel_rules(wf):
     state = await wf.to_in_progress(handle, provider=1)
     await refused(wf.update(handle, "ready_for_return", wf.wo(state, 1)), "in_progress", "walk-in")
     await refused(wf.update(handle, "cancel", CancelCommand(actor=wf.people.customer, reason="x")), "in_progress")
-    await refused(wf.update(handle, "cancel", CancelCommand(actor=wf.people.dispatcher, reason="x", delete=True)),
-                  "in_progress")
+    await refused(
+        wf.update(handle, "cancel", CancelCommand(actor=wf.people.dispatcher, reason="x", delete=True)), "in_progress"
+    )
     cancelled = await wf.update(handle, "cancel", CancelCommand(actor=wf.people.dispatcher, reason="customer moved"))
     assert cancelled.status == Status.cancelled
     assert (await wf.result(handle)).cancel_reason == "customer moved"
-    assert (await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")).status == "voided"
+    voided = await wf.until(lambda: wf.work_order(state.work_order_number), lambda w: w.status == "voided")
+    assert voided.status == "voided"
     assert await wf.eventually(lambda: _mail(wf, state.number, wf.people.emails["provider1"], "was cancelled"))
     await wf.record(handle, "cancelled_in_progress")
 
@@ -213,7 +256,9 @@ async def test_update_delivered_with_the_first_task_is_recorded_after_creation(w
         assert published.status == Status.published and published.version == 2
         entries = await wf.until(lambda: wf.timeline(published.number), lambda es: len(es) == 2)
         assert [(e.seq, e.status, e.previous_status) for e in entries] == [
-            (1, "draft", None), (2, "published", "draft")]
+            (1, "draft", None),
+            (2, "published", "draft"),
+        ]
         assert [e.id for e in entries] == sorted(e.id for e in entries)  # recorded in that order too
         await wf.update(handle, "cancel", CancelCommand(actor=wf.people.customer, reason="test over"))
         await wf.result(handle)
@@ -226,8 +271,11 @@ async def test_cancel_racing_an_assignment_leaves_no_live_work_order(wf):
     await wf.update(handle, "publish", Command(actor=wf.people.dispatcher))
     with wf.writes_held("routing"):  # routing cannot issue the number until the cancel is through
         assigning = await handle.start_update(
-            "assign", AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.provider, provider_id=1),
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=RequestState)
+            "assign",
+            AssignCommand(actor=wf.people.dispatcher, offer_kind=OfferKind.provider, provider_id=1),
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            result_type=RequestState,
+        )
         cancelled = await wf.update(handle, "cancel", CancelCommand(actor=wf.people.customer, reason="changed my mind"))
         assert cancelled.status == Status.cancelled and cancelled.work_order_number is None
         assert await wf.work_orders_of(cancelled.number) == []  # the number really was still being issued
@@ -239,8 +287,11 @@ async def test_cancel_racing_an_assignment_leaves_no_live_work_order(wf):
     assert len(rows) == 1 and rows[0].status == "voided", [(w.number, w.status) for w in rows]
     entries = await wf.timeline(final.number)
     assert [(e.kind, e.status) for e in entries] == [
-        ("status_change", "draft"), ("status_change", "published"), ("status_change", "cancelled"),
-        ("offer_voided", "cancelled")]
+        ("status_change", "draft"),
+        ("status_change", "published"),
+        ("status_change", "cancelled"),
+        ("offer_voided", "cancelled"),
+    ]
     assert entries[-1].detail["work_order_number"] == rows[0].number
 
 
@@ -250,9 +301,11 @@ async def test_actions_answer_before_their_emails_which_follow_in_order_before_t
     once all of it is out."""
     handle = await wf.start()
     customer, d = wf.people.emails["customer"], wf.people.dispatcher
-    steps = ((names.PUBLISH, Command(actor=d)),
-             (names.ASSIGN, AssignCommand(actor=d, offer_kind=OfferKind.provider, provider_id=1)),
-             (names.CANCEL, CancelCommand(actor=d, reason="test over")))
+    steps = (
+        (names.PUBLISH, Command(actor=d)),
+        (names.ASSIGN, AssignCommand(actor=d, offer_kind=OfferKind.provider, provider_id=1)),
+        (names.CANCEL, CancelCommand(actor=d, reason="test over")),
+    )
     number = (await wf.state(handle)).number
     await wf.eventually(lambda: _all_sent(wf, number))  # the creation's email, its sending finished
     with wf.writes_held("notifications"):
@@ -266,4 +319,5 @@ async def test_actions_answer_before_their_emails_which_follow_in_order_before_t
     subjects = [" ".join(m["Subject"].split()) for m in wf.mails(number, customer)]
     assert subjects == [f"Your request {number} was received"] + [
         f"Your request {number} is now {status_words(s, customer=True).lower()}"
-        for s in ("published", "waiting_acceptance", "cancelled")]
+        for s in ("published", "waiting_acceptance", "cancelled")
+    ]

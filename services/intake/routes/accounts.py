@@ -1,4 +1,5 @@
 """Accounts: sign-in, users, profiles, password reset, and organisation admins' account requests."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,20 @@ from sqlalchemy import or_, select, update
 from services.intake import throttle
 from services.intake.models import AccountRequest, Customer, PasswordReset, User
 from services.intake.schemas import (
-    AccountRequestIn, AccountRequestOut, AccountRequestPage, DecisionIn, PasswordChangeIn, PasswordResetConfirm,
-    PasswordResetIn, ProfilePatch, RefreshIn, ResetRequested, TokenOut, UserIn, UserOut, UserPage,
+    AccountRequestIn,
+    AccountRequestOut,
+    AccountRequestPage,
+    DecisionIn,
+    PasswordChangeIn,
+    PasswordResetConfirm,
+    PasswordResetIn,
+    ProfilePatch,
+    RefreshIn,
+    ResetRequested,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPage,
 )
 from services.intake.service import create_user, idempotency, like_pattern, token_pair
 from shared import mailer
@@ -34,9 +47,15 @@ INVITATION_VALID = timedelta(days=3)
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
-@router.post("/auth/token", response_model=TokenOut, tags=["auth"],
-             responses={401: {"description": "wrong email or password"},
-                        429: {"description": "too many failed sign-ins from this client address; see Retry-After"}})
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    tags=["auth"],
+    responses={
+        401: {"description": "wrong email or password"},
+        429: {"description": "too many failed sign-ins from this client address; see Retry-After"},
+    },
+)
 async def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, db: SessionDep) -> TokenOut:
     email, address = form.username.strip().lower(), client_ip(request)
     await throttle.admit(db, email, address)
@@ -50,16 +69,21 @@ async def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], request
     return token_pair(user)
 
 
-@router.post("/auth/refresh", response_model=TokenOut, tags=["auth"],
-             responses={401: {"description": "the refresh token expired, or the user was deactivated"}})
+@router.post(
+    "/auth/refresh",
+    response_model=TokenOut,
+    tags=["auth"],
+    responses={401: {"description": "the refresh token expired, or the user was deactivated"}},
+)
 async def refresh(body: RefreshIn, db: SessionDep) -> TokenOut:
     """Trade a refresh token for a new access token (one hour) and refresh token. The session still ends a
     working day (`FIELDOPS_SESSION_TTL`) after sign-in, and at once when the user is deactivated."""
     claims = decode_refresh_token(body.refresh_token)
     user = await db.get(User, int(claims["sub"]))
     if user is None or not user.active or user.token_version != claims.get("token_version"):
-        raise HTTPException(401, "this account is deactivated or the session was revoked",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "this account is deactivated or the session was revoked", headers={"WWW-Authenticate": "Bearer"}
+        )
     return token_pair(user, session_started=int(claims["sid"]))
 
 
@@ -90,8 +114,15 @@ async def post_user(body: UserIn, user: CurrentUser, db: SessionDep, state: Stat
 
 
 @router.get("/users", response_model=UserPage, tags=["accounts"], responses=errors(403))
-async def list_users(user: CurrentUser, db: SessionDep, customer_id: Id | None = None, role: Role | None = None,
-                     q: Annotated[str | None, Query(max_length=200)] = None, limit: Limit = 50, cursor: Cursor = None):
+async def list_users(
+    user: CurrentUser,
+    db: SessionDep,
+    customer_id: Id | None = None,
+    role: Role | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+):
     """Admins see everyone; an organisation admin sees its own organisation's contacts (and nobody else).
     `q` finds users by part of their name or email."""
     query = select(User)
@@ -128,14 +159,22 @@ async def deactivate(user_id: Id, user: CurrentUser, db: SessionDep) -> Response
     return Response(status_code=204)
 
 
+async def own_row(db, user: Principal) -> User:
+    """The signed-in user's row (CurrentUser has just found it current in the users table)."""
+    me = await db.get(User, user.user_id)
+    if me is None:
+        raise HTTPException(401, "this account no longer exists")
+    return me
+
+
 @router.get("/me", response_model=UserOut, tags=["accounts"])
 async def get_me(user: CurrentUser, db: SessionDep) -> User:
-    return await db.get(User, user.user_id)
+    return await own_row(db, user)
 
 
 @router.patch("/me", response_model=UserOut, tags=["accounts"])
 async def patch_me(body: ProfilePatch, user: CurrentUser, db: SessionDep) -> User:
-    me = await db.get(User, user.user_id)
+    me = await own_row(db, user)
     for field, value in body.model_dump(exclude_unset=True).items():
         if field == "full_name" and value is None:
             raise HTTPException(422, "full_name must not be empty")
@@ -149,14 +188,20 @@ def field_error(field: str, message: str) -> list[dict]:
     return [{"loc": ["body", field], "msg": message, "type": "value_error"}]
 
 
-@router.post("/me/password", response_model=TokenOut, tags=["accounts"],
-             responses={422: {"description": "the current password is wrong, or the new one is not acceptable"},
-                        429: {"description": "too many wrong passwords; try again later"}})
+@router.post(
+    "/me/password",
+    response_model=TokenOut,
+    tags=["accounts"],
+    responses={
+        422: {"description": "the current password is wrong, or the new one is not acceptable"},
+        429: {"description": "too many wrong passwords; try again later"},
+    },
+)
 async def change_password(body: PasswordChangeIn, user: CurrentUser, db: SessionDep) -> TokenOut:
     """Change one's own password, giving the current one. Every token issued so far stops working (other
     browsers and devices are signed out); the answer is a fresh token pair for the caller, as at sign-in.
     Wrong current passwords count as failed sign-ins (the same throttling: see `POST /auth/token`)."""
-    me = await db.get(User, user.user_id)
+    me = await own_row(db, user)
     await throttle.admit(db, me.email, None)
     if not verify_password(me.password_hash, body.current_password):
         await throttle.record_failure(db, me.email, None)
@@ -179,9 +224,13 @@ def password_link(db, settings, user: User, valid: timedelta, subject: str, text
     token = secrets.token_urlsafe(32)
     db.add(PasswordReset(token_hash=_token_hash(token), user_id=user.id, expires_at=utcnow() + valid))
     link = f"{settings.portal_url}/reset-password?token={token}"
-    return mailer.build_message(settings, user.notification_email or user.email, subject,
-                                f"{text}\n{link}\n\nIf you did not ask for this, ignore this message.",
-                                f"<password-reset.{_token_hash(token)[:24]}@fieldops>")
+    return mailer.build_message(
+        settings,
+        user.notification_email or user.email,
+        subject,
+        f"{text}\n{link}\n\nIf you did not ask for this, ignore this message.",
+        f"<password-reset.{_token_hash(token)[:24]}@fieldops>",
+    )
 
 
 @router.post("/auth/password-reset", status_code=202, response_model=ResetRequested, tags=["auth"])
@@ -189,27 +238,42 @@ async def password_reset(body: PasswordResetIn, db: SessionDep, state: StateDep,
     # The same answer, as fast, whether or not the address exists: the email is sent after the response.
     user = (await db.execute(select(User).where(User.email == body.email.strip().lower()))).scalar_one_or_none()
     if user is not None and user.active:
-        message = password_link(db, state.settings, user, RESET_VALID, "Reset your fieldops password",
-                                "Open this link within one hour to choose a new password:")
+        message = password_link(
+            db,
+            state.settings,
+            user,
+            RESET_VALID,
+            "Reset your fieldops password",
+            "Open this link within one hour to choose a new password:",
+        )
         await db.commit()
         tasks.add_task(mailer.send, state.settings, message)
     return {"detail": "if the address has an account, a reset link is on its way"}
 
 
-@router.post("/auth/password-reset/confirm", status_code=204, tags=["auth"],
-             responses={200: {"model": TokenOut, "description": "with `sign_in: true`: the person is signed in"},
-                        400: {"description": "the link is invalid, used or expired"}})
+@router.post(
+    "/auth/password-reset/confirm",
+    status_code=204,
+    tags=["auth"],
+    responses={
+        200: {"model": TokenOut, "description": "with `sign_in: true`: the person is signed in"},
+        400: {"description": "the link is invalid, used or expired"},
+    },
+)
 async def password_reset_confirm(body: PasswordResetConfirm, db: SessionDep) -> Response:
     reset = await db.get(PasswordReset, _token_hash(body.token))
     if reset is None or reset.used_at is not None or reset.expires_at < utcnow():
         raise HTTPException(400, "this reset link is invalid, used or expired")
     user = await db.get(User, reset.user_id)
-    if not user.active:
+    if user is None or not user.active:
         raise HTTPException(400, "this reset link is invalid, used or expired")
     now = utcnow()
     # This link and every other outstanding link of the user stop working; old tokens are revoked.
-    await db.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-                     .values(used_at=now))
+    await db.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
     await throttle.clear_account(db, user.email)
     user.password_hash = hash_password(body.new_password)
     user.token_version += 1
@@ -225,10 +289,14 @@ def need_org_admin(user: Principal) -> None:
         raise HTTPException(403, "only an organisation admin asks for accounts or deactivations")
 
 
-@router.post("/account-requests", status_code=201, response_model=AccountRequestOut, tags=["accounts"],
-             responses=errors(403, 404, 409))
-async def create_account_request(body: AccountRequestIn, user: CurrentUser, db: SessionDep,
-                                 key: IdempotencyKey = None):
+@router.post(
+    "/account-requests",
+    status_code=201,
+    response_model=AccountRequestOut,
+    tags=["accounts"],
+    responses=errors(403, 404, 409),
+)
+async def create_account_request(body: AccountRequestIn, user: CurrentUser, db: SessionDep, key: IdempotencyKey = None):
     """An organisation admin asks for a new contact of its own organisation (`action: create` with `email`,
     `full_name`, optional `phone`, `org_admin`) or for one of its contacts to be deactivated (`action: deactivate`
     with `user_id`). An admin carries it out with `POST /account-requests/{id}/approve`."""
@@ -251,17 +319,29 @@ async def create_account_request(body: AccountRequestIn, user: CurrentUser, db: 
     where = f"{user.user_id}:account-requests"
     if replay := await idempotency.replay(db, key, where, body):
         return replay
-    row = AccountRequest(customer_id=user.customer_id, action=body.action,
-                         email=str(body.email).lower() if body.email else None, full_name=body.full_name,
-                         phone=body.phone, org_admin=body.org_admin, user_id=body.user_id, reason=body.reason,
-                         requested_by=user.user_id)
+    row = AccountRequest(
+        customer_id=user.customer_id,
+        action=body.action,
+        email=str(body.email).lower() if body.email else None,
+        full_name=body.full_name,
+        phone=body.phone,
+        org_admin=body.org_admin,
+        user_id=body.user_id,
+        reason=body.reason,
+        requested_by=user.user_id,
+    )
     return await idempotency.store_created(db, key, where, body, row, AccountRequestOut)
 
 
 @router.get("/account-requests", response_model=AccountRequestPage, tags=["accounts"], responses=errors(403))
-async def list_account_requests(user: CurrentUser, db: SessionDep,
-                                status: Literal["pending", "done", "rejected"] | None = None,
-                                customer_id: Id | None = None, limit: Limit = 50, cursor: Cursor = None):
+async def list_account_requests(
+    user: CurrentUser,
+    db: SessionDep,
+    status: Literal["pending", "done", "rejected"] | None = None,
+    customer_id: Id | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+):
     """Admins see every organisation's requests (`?status=pending` is their queue); an organisation admin its own."""
     query = select(AccountRequest)
     if user.role == Role.admin:
@@ -285,26 +365,49 @@ async def pending_request(db, user: Principal, request_id: int) -> AccountReques
     return row
 
 
-@router.post("/account-requests/{request_id}/approve", response_model=AccountRequestOut, tags=["accounts"],
-             responses=errors(403, 404, 409))
-async def approve_account_request(request_id: Id, body: DecisionIn, user: CurrentUser, db: SessionDep,
-                                  state: StateDep, tasks: BackgroundTasks):
+@router.post(
+    "/account-requests/{request_id}/approve",
+    response_model=AccountRequestOut,
+    tags=["accounts"],
+    responses=errors(403, 404, 409),
+)
+async def approve_account_request(
+    request_id: Id, body: DecisionIn, user: CurrentUser, db: SessionDep, state: StateDep, tasks: BackgroundTasks
+):
     """Admin: carry the request out. A new account gets an email with a single-use link to choose its password
     (valid three days); a deactivation locks the account out at once."""
     row = await pending_request(db, user, request_id)
     message = None
     if row.action == "create":
+        if row.email is None or row.full_name is None:
+            raise HTTPException(409, "this account request lacks the email or name of the account to create")
         if (await db.execute(select(User.id).where(User.email == row.email))).first():
             raise HTTPException(409, "a user with this email already exists")
-        created = await create_user(db, UserIn(email=row.email, full_name=row.full_name, role=Role.customer,
-                                               password=secrets.token_urlsafe(24), customer_id=row.customer_id,
-                                               org_admin=row.org_admin, phone=row.phone))
+        created = await create_user(
+            db,
+            UserIn(
+                email=row.email,
+                full_name=row.full_name,
+                role=Role.customer,
+                password=secrets.token_urlsafe(24),
+                customer_id=row.customer_id,
+                org_admin=row.org_admin,
+                phone=row.phone,
+            ),
+        )
         row.user_id = created.id
-        message = password_link(db, state.settings, created, INVITATION_VALID, "Your fieldops account",
-                                "An account was made for you. Open this link within three days to choose "
-                                "your password:")
+        message = password_link(
+            db,
+            state.settings,
+            created,
+            INVITATION_VALID,
+            "Your fieldops account",
+            "An account was made for you. Open this link within three days to choose your password:",
+        )
     else:
         target = await db.get(User, row.user_id)
+        if target is None:
+            raise HTTPException(409, "the account to deactivate no longer exists")
         lock_out(target)
     row.status, row.decided_by, row.decided_at, row.decision_comment = "done", user.user_id, utcnow(), body.comment
     await db.commit()
@@ -313,8 +416,12 @@ async def approve_account_request(request_id: Id, body: DecisionIn, user: Curren
     return row
 
 
-@router.post("/account-requests/{request_id}/reject", response_model=AccountRequestOut, tags=["accounts"],
-             responses=errors(403, 404, 409))
+@router.post(
+    "/account-requests/{request_id}/reject",
+    response_model=AccountRequestOut,
+    tags=["accounts"],
+    responses=errors(403, 404, 409),
+)
 async def reject_account_request(request_id: Id, body: DecisionIn, user: CurrentUser, db: SessionDep):
     """Admin: decline the request, saying why in `comment`."""
     row = await pending_request(db, user, request_id)

@@ -1,4 +1,5 @@
 """A request's attachments: announced, uploaded straight to the object store, completed, listed, downloaded."""
+
 from __future__ import annotations
 
 import uuid
@@ -22,10 +23,16 @@ from shared.service_app import SessionDep, StateDep
 router = APIRouter(prefix="/api/v1")
 
 
-@router.post("/requests/{number}/attachments", status_code=201, response_model=AttachmentCreated,
-             tags=["attachments"], responses=errors(403, 404, 503))
-async def create_attachment(number: str, body: AttachmentIn, user: CurrentUser, db: SessionDep, state: StateDep,
-                            key: IdempotencyKey = None):
+@router.post(
+    "/requests/{number}/attachments",
+    status_code=201,
+    response_model=AttachmentCreated,
+    tags=["attachments"],
+    responses=errors(403, 404, 503),
+)
+async def create_attachment(
+    number: str, body: AttachmentIn, user: CurrentUser, db: SessionDep, state: StateDep, key: IdempotencyKey = None
+):
     await load_visible(db, user, number)
     if body.size_bytes > MAX_BYTES:
         raise HTTPException(413, "an attachment may be at most 500 MB")
@@ -39,9 +46,17 @@ async def create_attachment(number: str, body: AttachmentIn, user: CurrentUser, 
     attachment_id = str(uuid.uuid4())
     object_key = f"requests/{number}/{attachment_id}"
     upload, upload_id = await storage(state).presign_upload(object_key, body.content_type, body.size_bytes)
-    row = Attachment(id=attachment_id, request_number=number, filename=body.filename, content_type=body.content_type,
-                     size_bytes=body.size_bytes, kind=body.kind, object_key=object_key, upload_id=upload_id,
-                     uploaded_by=user.user_id)
+    row = Attachment(
+        id=attachment_id,
+        request_number=number,
+        filename=body.filename,
+        content_type=body.content_type,
+        size_bytes=body.size_bytes,
+        kind=body.kind,
+        object_key=object_key,
+        upload_id=upload_id,
+        uploaded_by=user.user_id,
+    )
     db.add(row)
     await db.flush()
     out = {"id": attachment_id, "upload": upload, **AttachmentOut.model_validate(row).model_dump(mode="json")}
@@ -50,10 +65,15 @@ async def create_attachment(number: str, body: AttachmentIn, user: CurrentUser, 
     return out
 
 
-@router.post("/requests/{number}/attachments/{attachment_id}/complete", response_model=AttachmentOut,
-             tags=["attachments"], responses=errors(404, 409, 503))
-async def complete_attachment(number: str, attachment_id: str, body: AttachmentCompleteIn, user: CurrentUser,
-                              db: SessionDep, state: StateDep):
+@router.post(
+    "/requests/{number}/attachments/{attachment_id}/complete",
+    response_model=AttachmentOut,
+    tags=["attachments"],
+    responses=errors(404, 409, 503),
+)
+async def complete_attachment(
+    number: str, attachment_id: str, body: AttachmentCompleteIn, user: CurrentUser, db: SessionDep, state: StateDep
+):
     await load_visible(db, user, number)
     row = await db.get(Attachment, attachment_id)
     if row is None or row.request_number != number or row.uploaded_by != user.user_id:
@@ -84,25 +104,43 @@ async def complete_attachment(number: str, attachment_id: str, body: AttachmentC
         await db.commit()
         raise HTTPException(422, f"{problem}; the upload was removed")
     row.status = "stored"
-    db.add(TimelineEntry(request_number=number, kind="attachment", actor_user_id=user.user_id,
-                         actor_role=user.role.value, actor_name=user.name or user.email, at=utcnow(),
-                         detail={"attachment_id": row.id, "filename": row.filename, "kind": row.kind}))
+    db.add(
+        TimelineEntry(
+            request_number=number,
+            kind="attachment",
+            actor_user_id=user.user_id,
+            actor_role=user.role.value,
+            actor_name=user.name or user.email,
+            at=utcnow(),
+            detail={"attachment_id": row.id, "filename": row.filename, "kind": row.kind},
+        )
+    )
     await db.commit()
     return row
 
 
-@router.get("/requests/{number}/attachments", response_model=AttachmentPage, tags=["attachments"],
-            responses=errors(404))
+@router.get(
+    "/requests/{number}/attachments", response_model=AttachmentPage, tags=["attachments"], responses=errors(404)
+)
 async def list_attachments(number: str, user: CurrentUser, db: SessionDep):
     await load_visible(db, user, number)
-    rows = (await db.execute(select(Attachment).where(Attachment.request_number == number, Attachment.status == "stored")
-                             .order_by(Attachment.created_at))).scalars()
+    rows = (
+        await db.execute(
+            select(Attachment)
+            .where(Attachment.request_number == number, Attachment.status == "stored")
+            .order_by(Attachment.created_at)
+        )
+    ).scalars()
     return {"items": views.attachments_out(user, rows), "next_cursor": None}
 
 
-@router.get("/requests/{number}/attachments/{attachment_id}/download", tags=["attachments"], status_code=307,
-            response_class=RedirectResponse,
-            responses={307: {"description": "to a short-lived link that downloads the file"}, **errors(404, 503)})
+@router.get(
+    "/requests/{number}/attachments/{attachment_id}/download",
+    tags=["attachments"],
+    status_code=307,
+    response_class=RedirectResponse,
+    responses={307: {"description": "to a short-lived link that downloads the file"}, **errors(404, 503)},
+)
 async def download_attachment(number: str, attachment_id: str, user: CurrentUser, db: SessionDep, state: StateDep):
     await load_visible(db, user, number)
     row = await db.get(Attachment, attachment_id)

@@ -1,4 +1,5 @@
 """Customers with their dashboard counts, sites, and assets."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -9,8 +10,18 @@ from sqlalchemy import or_, select
 from services.intake import views
 from services.intake.models import Asset, Customer, ServiceRequest, Site
 from services.intake.schemas import (
-    AssetDetail, AssetIn, AssetOut, AssetPage, AssetRequestOut, Counts, CustomerIn, CustomerOut, CustomerPage, SiteIn,
-    SiteOut, SitePage,
+    AssetDetail,
+    AssetIn,
+    AssetOut,
+    AssetPage,
+    AssetRequestOut,
+    Counts,
+    CustomerIn,
+    CustomerOut,
+    CustomerPage,
+    SiteIn,
+    SiteOut,
+    SitePage,
 )
 from services.intake.service import bucket_counts, idempotency, like_pattern, scope
 from shared.auth import CurrentUser, Principal, need
@@ -34,14 +45,20 @@ async def create_customer(body: CustomerIn, user: CurrentUser, db: SessionDep, k
     need(user, *OPERATORS)
     if replay := await idempotency.replay(db, key, scope(user, "customers"), body):
         return replay
-    return await idempotency.store_created(db, key, scope(user, "customers"), body, Customer(name=body.name, email=body.email),
-                               CustomerOut)
+    return await idempotency.store_created(
+        db, key, scope(user, "customers"), body, Customer(name=body.name, email=body.email), CustomerOut
+    )
 
 
 @router.get("/customers", response_model=CustomerPage, tags=["customers"], responses=errors(403))
-async def list_customers(user: CurrentUser, db: SessionDep, q: Annotated[str | None, Query(max_length=200)] = None,
-                         id: Annotated[list[Id] | None, Query(max_length=200)] = None, limit: Limit = 50,
-                         cursor: Cursor = None):
+async def list_customers(
+    user: CurrentUser,
+    db: SessionDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    id: Annotated[list[Id] | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+):
     """`q` finds customers by a part of their name; `id` (repeatable) names the ones wanted, e.g. to label a page
     of work events with its customers' names in one call."""
     need(user, *OPERATORS, Role.accounts_receivable)
@@ -65,8 +82,13 @@ async def get_customer(customer_id: Id, user: CurrentUser, db: SessionDep):
     return CustomerOut.model_validate(customer).model_copy(update={"counts": counts.get(customer_id, Counts())})
 
 
-@router.post("/customers/{customer_id}/sites", status_code=201, response_model=SiteOut, tags=["customers"],
-             responses=errors(403, 404))
+@router.post(
+    "/customers/{customer_id}/sites",
+    status_code=201,
+    response_model=SiteOut,
+    tags=["customers"],
+    responses=errors(403, 404),
+)
 async def create_site(customer_id: Id, body: SiteIn, user: CurrentUser, db: SessionDep, key: IdempotencyKey = None):
     own = user.role == Role.customer and user.customer_id == customer_id
     if not (user.role in OPERATORS or own):
@@ -79,8 +101,9 @@ async def create_site(customer_id: Id, body: SiteIn, user: CurrentUser, db: Sess
     where = scope(user, f"sites:{customer_id}")
     if replay := await idempotency.replay(db, key, where, body):
         return replay
-    return await idempotency.store_created(db, key, where, body, Site(customer_id=customer_id, name=body.name,
-                                                          address=body.address), SiteOut)
+    return await idempotency.store_created(
+        db, key, where, body, Site(customer_id=customer_id, name=body.name, address=body.address), SiteOut
+    )
 
 
 @router.get("/customers/{customer_id}/sites", response_model=SitePage, tags=["customers"], responses=errors(404))
@@ -95,8 +118,10 @@ async def list_sites(customer_id: Id, user: CurrentUser, db: SessionDep):
 @router.post("/assets", status_code=201, response_model=AssetOut, tags=["assets"], responses=errors(403, 404))
 async def create_asset(body: AssetIn, user: CurrentUser, db: SessionDep, key: IdempotencyKey = None):
     if not (user.role in OPERATORS or (user.role == Role.customer and user.customer_id == body.customer_id)):
-        raise HTTPException(404 if user.role == Role.customer else 403, "customer not found"
-                            if user.role == Role.customer else "only customers and dispatchers add assets")
+        raise HTTPException(
+            404 if user.role == Role.customer else 403,
+            "customer not found" if user.role == Role.customer else "only customers and dispatchers add assets",
+        )
     if await db.get(Customer, body.customer_id) is None:
         raise HTTPException(404, "customer not found")
     if body.site_id is not None and body.site is not None:
@@ -113,13 +138,25 @@ async def create_asset(body: AssetIn, user: CurrentUser, db: SessionDep, key: Id
         db.add(site)
         await db.flush()
         site_id = site.id
-    return await idempotency.store_created(db, key, scope(user, "assets"), body,
-                               Asset(**body.model_dump(exclude={"site", "site_id"}), site_id=site_id), AssetOut)
+    return await idempotency.store_created(
+        db,
+        key,
+        scope(user, "assets"),
+        body,
+        Asset(**body.model_dump(exclude={"site", "site_id"}), site_id=site_id),
+        AssetOut,
+    )
 
 
 @router.get("/assets", response_model=AssetPage, tags=["assets"], responses=errors(403))
-async def list_assets(user: CurrentUser, db: SessionDep, customer_id: Id | None = None,
-                      q: Annotated[str | None, Query(max_length=200)] = None, limit: Limit = 50, cursor: Cursor = None):
+async def list_assets(
+    user: CurrentUser,
+    db: SessionDep,
+    customer_id: Id | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+):
     query = select(Asset)
     if user.role == Role.customer:
         if customer_id is not None and customer_id != user.customer_id:
@@ -132,22 +169,39 @@ async def list_assets(user: CurrentUser, db: SessionDep, customer_id: Id | None 
         raise HTTPException(403, "only customers and dispatchers list assets")
     if q:
         pattern = like_pattern(q)
-        query = query.where(or_(Asset.name.ilike(pattern, escape="\\"),
-                                Asset.serial_number.ilike(pattern, escape="\\")))
+        query = query.where(
+            or_(Asset.name.ilike(pattern, escape="\\"), Asset.serial_number.ilike(pattern, escape="\\"))
+        )
     return await id_page(db, query, Asset.id, limit, cursor, AssetOut.model_validate)
 
 
 @router.get("/assets/{asset_id}", response_model=AssetDetail, tags=["assets"], responses=errors(404))
 async def get_asset(asset_id: Id, user: CurrentUser, db: SessionDep):
     asset = await db.get(Asset, asset_id)
-    if asset is None or not (user.role in OPERATORS or (user.role == Role.customer and user.customer_id == asset.customer_id)):
+    own_asset = asset is not None and user.role == Role.customer and user.customer_id == asset.customer_id
+    if asset is None or not (user.role in OPERATORS or own_asset):
         raise HTTPException(404, "asset not found")
     site = await db.get(Site, asset.site_id) if asset.site_id else None
-    rows = (await db.execute(select(ServiceRequest, Site).outerjoin(Site, Site.id == ServiceRequest.site_id)
-                             .where(ServiceRequest.asset_id == asset_id)
-                             .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc()).limit(200))).all()
-    history = [AssetRequestOut(**views.request_out(user, r).model_dump(), serial_number=asset.serial_number,
-                               site_name=s.name if s else None, site_address=s.address if s else None)
-               for r, s in rows]
-    return AssetDetail(**AssetOut.model_validate(asset).model_dump(),
-                       site=SiteOut.model_validate(site) if site else None, requests=history)
+    rows = (
+        await db.execute(
+            select(ServiceRequest, Site)
+            .outerjoin(Site, Site.id == ServiceRequest.site_id)
+            .where(ServiceRequest.asset_id == asset_id)
+            .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+            .limit(200)
+        )
+    ).all()
+    history = [
+        AssetRequestOut(
+            **views.request_out(user, r).model_dump(),
+            serial_number=asset.serial_number,
+            site_name=s.name if s else None,
+            site_address=s.address if s else None,
+        )
+        for r, s in rows
+    ]
+    return AssetDetail(
+        **AssetOut.model_validate(asset).model_dump(),
+        site=SiteOut.model_validate(site) if site else None,
+        requests=history,
+    )

@@ -1,5 +1,6 @@
 """What the other services ask of intake, with the service credential; not in the public API: the token check
 every service asks on every call, a request, an attachment."""
+
 from __future__ import annotations
 
 from typing import Annotated

@@ -1,5 +1,6 @@
 """`/api/v1/openapi.json`: one OpenAPI document for the whole gateway, merged from the four services; and its
 interactive docs at `/api/v1/docs`."""
+
 from __future__ import annotations
 
 import httpx
@@ -16,8 +17,13 @@ router = APIRouter(prefix="/api/v1", include_in_schema=False)
 @router.get("/openapi.json")
 async def gateway_openapi(request: Request) -> dict:
     settings = request.app.state.svc.settings
-    merged: dict = {"openapi": "3.1.0", "info": {"title": "fieldops API", "version": "1", "description": DESCRIPTION},
-                    "servers": [{"url": "/"}], "paths": {}, "components": {"schemas": {}, "securitySchemes": {}}}
+    merged: dict = {
+        "openapi": "3.1.0",
+        "info": {"title": "fieldops API", "version": "1", "description": DESCRIPTION},
+        "servers": [{"url": "/"}],
+        "paths": {},
+        "components": {"schemas": {}, "securitySchemes": {}},
+    }
     documents = [request.app.openapi()]
     for service in SERVICES[1:]:
         try:

@@ -2,6 +2,7 @@
 
 The other services are asked through their public routes with the caller's own bearer token, so they apply the
 same scoping to the customer as when it asks them itself; nothing here widens what the customer may see."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import select
 
 from services.intake import views
@@ -36,29 +37,41 @@ async def _ask(url: str, token: str | None) -> dict | None:
 
 
 @router.get("/me/overview", response_model=Overview, tags=["accounts"], responses=errors(403))
-async def overview(user: CurrentUser, db: SessionDep, state: StateDep,
-                   token: Annotated[str | None, Depends(bearer)]) -> Overview:
+async def overview(
+    user: CurrentUser, db: SessionDep, state: StateDep, token: Annotated[str | None, Depends(bearer)]
+) -> Overview:
     """Customer: the ten most recently changed requests, the five dashboard counts, outstanding invoices with
     their total, and the latest notifications with the unread count. A section whose service does not answer
     is empty and named in `unavailable`."""
     need(user, Role.customer)
+    customer_id = user.customer_id
+    if customer_id is None:
+        raise HTTPException(403, "this account is not linked to a customer")
     settings = state.settings
     invoices_call = _ask(f"{settings.service_url('invoicing')}/api/v1/invoices?status=outstanding&limit=200", token)
     notifications_call = _ask(f"{settings.service_url('notifications')}/api/v1/notifications?limit=10", token)
     invoices, notifications = await asyncio.gather(invoices_call, notifications_call)
-    rows = (await db.execute(select(ServiceRequest).where(ServiceRequest.customer_id == user.customer_id)
-                             .order_by(ServiceRequest.updated_at.desc(), ServiceRequest.id.desc())
-                             .limit(RECENT))).scalars()
-    counts = (await bucket_counts(db, [user.customer_id])).get(user.customer_id, Counts())
-    unavailable = [name for name, answer in (("invoicing", invoices), ("notifications", notifications))
-                   if answer is None]
+    rows = (
+        await db.execute(
+            select(ServiceRequest)
+            .where(ServiceRequest.customer_id == user.customer_id)
+            .order_by(ServiceRequest.updated_at.desc(), ServiceRequest.id.desc())
+            .limit(RECENT)
+        )
+    ).scalars()
+    counts = (await bucket_counts(db, [customer_id])).get(customer_id, Counts())
+    unavailable = [
+        name for name, answer in (("invoicing", invoices), ("notifications", notifications)) if answer is None
+    ]
     invoice_items = (invoices or {}).get("items", [])
     total = sum((Decimal(i["total"]) for i in invoice_items), Decimal("0"))
     return Overview(
-        customer_id=user.customer_id, counts=counts,
+        customer_id=customer_id,
+        counts=counts,
         recent_requests=[views.request_out(user, r) for r in rows],
         outstanding_invoices=OverviewInvoices(items=invoice_items, total_outstanding=f"{total:.2f}"),
-        notifications=OverviewNotifications(items=(notifications or {}).get("items", []),
-                                            unread_count=(notifications or {}).get("unread_count", 0)),
+        notifications=OverviewNotifications(
+            items=(notifications or {}).get("items", []), unread_count=(notifications or {}).get("unread_count", 0)
+        ),
         unavailable=unavailable,
     )

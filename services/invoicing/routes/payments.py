@@ -1,4 +1,5 @@
 """Payment runs (each pays every approved provider invoice once) and the payments they made."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,8 +19,9 @@ from shared.service_app import SessionDep, TemporalDep
 router = APIRouter(prefix="/api/v1")
 
 
-@router.post("/payment-runs", status_code=201, response_model=PaymentRunOut, tags=["payments"],
-             responses=errors(403, 409))
+@router.post(
+    "/payment-runs", status_code=201, response_model=PaymentRunOut, tags=["payments"], responses=errors(403, 409)
+)
 async def start_payment_run(user: CurrentUser, db: SessionDep, temporal: TemporalDep, key: IdempotencyKey = None):
     need(user, Role.dispatcher, Role.accounts_receivable, Role.admin)
     return await run_payments(db, temporal, manual_run_id(key), user.actor())
@@ -31,12 +33,19 @@ async def list_payment_runs(user: CurrentUser, db: SessionDep, limit: Limit = 50
     need(user, Role.dispatcher, Role.accounts_receivable, Role.admin)
     query = select(PaymentRun).order_by(PaymentRun.started_at.desc(), PaymentRun.id.desc()).limit(limit + 1)
     if (after := decode_cursor(cursor, at=datetime, id=str)) is not None:
-        query = query.where(or_(PaymentRun.started_at < after["at"],
-                                and_(PaymentRun.started_at == after["at"], PaymentRun.id < after["id"])))
+        query = query.where(
+            or_(
+                PaymentRun.started_at < after["at"],
+                and_(PaymentRun.started_at == after["at"], PaymentRun.id < after["id"]),
+            )
+        )
     runs = list((await db.execute(query)).scalars())
-    return page(runs, limit, lambda r: PaymentRunOut(id=r.id, started_at=r.started_at, payments=r.payments,
-                                                      total=money(r.total)),
-                lambda r: {"at": r.started_at.isoformat(), "id": r.id})
+    return page(
+        runs,
+        limit,
+        lambda r: PaymentRunOut(id=r.id, started_at=r.started_at, payments=r.payments, total=money(r.total)),
+        lambda r: {"at": r.started_at.isoformat(), "id": r.id},
+    )
 
 
 @router.get("/payments", response_model=PaymentPage, tags=["payments"], responses=errors(403))

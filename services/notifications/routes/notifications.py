@@ -1,4 +1,5 @@
 """The in-portal feed: a user's own notifications, unread counts, mark as read."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
@@ -16,16 +17,18 @@ router = APIRouter(prefix="/api/v1")
 
 
 @router.get("/notifications", response_model=NotificationPage, tags=["notifications"])
-async def list_notifications(user: CurrentUser, db: SessionDep, unread: bool | None = None, limit: Limit = 50,
-                             cursor: Cursor = None):
+async def list_notifications(
+    user: CurrentUser, db: SessionDep, unread: bool | None = None, limit: Limit = 50, cursor: Cursor = None
+):
     """The caller's own notifications, newest first; `unread=true` or `false` filters them."""
     query = select(Notification).where(Notification.user_id == user.user_id)
     if unread is True:
         query = query.where(Notification.read_at.is_(None))
     elif unread is False:
         query = query.where(Notification.read_at.is_not(None))
-    listing = await id_page(db, query, Notification.id, limit, cursor, NotificationOut.model_validate,
-                            newest_first=True)
+    listing = await id_page(
+        db, query, Notification.id, limit, cursor, NotificationOut.model_validate, newest_first=True
+    )
     return {**listing, "unread_count": await unread_count(db, user.user_id)}
 
 
@@ -35,8 +38,12 @@ async def get_unread_count(user: CurrentUser, db: SessionDep):  # `unread_count`
     return {"unread": await unread_count(db, user.user_id)}
 
 
-@router.post("/notifications/{notification_id}/read", response_model=NotificationOut, tags=["notifications"],
-             responses=errors(404))
+@router.post(
+    "/notifications/{notification_id}/read",
+    response_model=NotificationOut,
+    tags=["notifications"],
+    responses=errors(404),
+)
 async def mark_read(notification_id: Id, user: CurrentUser, db: SessionDep):
     row = await db.get(Notification, notification_id)
     if row is None or row.user_id != user.user_id:

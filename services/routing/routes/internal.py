@@ -1,4 +1,5 @@
 """What the other services ask of routing, with the service credential; not in the public API."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException

@@ -1,4 +1,5 @@
 """Providers and teams: dispatchers create them; dispatchers and billing list them."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -23,12 +24,19 @@ async def create_provider(body: ProviderIn, user: CurrentUser, db: SessionDep, k
     where = f"{user.user_id}:providers"
     if replay := await idempotency.replay(db, key, where, body):
         return replay
-    return await idempotency.store_created(db, key, where, body, Provider(name=body.name, email=body.email), ProviderOut)
+    return await idempotency.store_created(
+        db, key, where, body, Provider(name=body.name, email=body.email), ProviderOut
+    )
 
 
 @router.get("/providers", response_model=ProviderPage, tags=["providers"], responses=errors(403))
-async def list_providers(user: CurrentUser, db: SessionDep, q: Annotated[str | None, Query(max_length=200)] = None,
-                         limit: Limit = 50, cursor: Cursor = None):
+async def list_providers(
+    user: CurrentUser,
+    db: SessionDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+):
     need(user, *DISPATCH, *BILLING)
     query = select(Provider)
     if q:

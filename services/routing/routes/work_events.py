@@ -1,4 +1,5 @@
 """The work-event actions on requests, one at a time or many at once: each a workflow Update."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -14,60 +15,110 @@ from shared.service_app import SessionDep, TemporalDep
 router = APIRouter(prefix="/api/v1")
 
 
-@router.post("/work-events/bulk", response_model=BulkOut, tags=["work-events"], responses=errors(403))
+# A result carries `detail` only when it failed and `status` only when it succeeded (docs/api.md).
+@router.post(
+    "/work-events/bulk",
+    response_model=BulkOut,
+    response_model_exclude_none=True,
+    tags=["work-events"],
+    responses=errors(403),
+)
 async def bulk(body: BulkIn, user: CurrentUser, db: SessionDep, temporal: TemporalDep):
     """Every request gets its own result: one failure never stops the others."""
     service.need_for(user, body.action)
     targets = await service.resolve_target(db, body.action, body.provider_id, body.team_id)
-    results = await service.bulk(temporal, user, body.action, body.numbers, targets=targets, team_id=body.team_id,
-                                 reason=body.reason)
-    return {"results": [r.model_dump(exclude_none=True) for r in results]}
+    results = await service.bulk(
+        temporal, user, body.action, body.numbers, targets=targets, team_id=body.team_id, reason=body.reason
+    )
+    return BulkOut(results=results)
 
 
 @router.post("/work-events/{number}/publish", tags=["work-events"], **TRANSITION)
-async def publish(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep, body: NotesIn | None = None,
-                  key: IdempotencyKey = None):
+async def publish(
+    number: str,
+    user: CurrentUser,
+    db: SessionDep,
+    temporal: TemporalDep,
+    body: NotesIn | None = None,
+    key: IdempotencyKey = None,
+):
     return await single(db, temporal, user, "publish", number, notes=body.notes if body else None, key=key)
 
 
 @router.post("/work-events/{number}/assign", tags=["work-events"], **TRANSITION)
-async def assign(number: str, body: AssignIn, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
-                 key: IdempotencyKey = None):
+async def assign(
+    number: str, body: AssignIn, user: CurrentUser, db: SessionDep, temporal: TemporalDep, key: IdempotencyKey = None
+):
     return await single(db, temporal, user, "assign", number, provider_id=body.provider_id, notes=body.notes, key=key)
 
 
 @router.post("/work-events/{number}/assign-team", tags=["work-events"], **TRANSITION)
-async def assign_team(number: str, body: AssignTeamIn, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
-                      key: IdempotencyKey = None):
+async def assign_team(
+    number: str,
+    body: AssignTeamIn,
+    user: CurrentUser,
+    db: SessionDep,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
+):
     return await single(db, temporal, user, "assign-team", number, team_id=body.team_id, notes=body.notes, key=key)
 
 
 @router.post("/work-events/{number}/send-to-marketplace", tags=["work-events"], **TRANSITION)
-async def send_to_marketplace(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
-                              body: NotesIn | None = None, key: IdempotencyKey = None):
+async def send_to_marketplace(
+    number: str,
+    user: CurrentUser,
+    db: SessionDep,
+    temporal: TemporalDep,
+    body: NotesIn | None = None,
+    key: IdempotencyKey = None,
+):
     return await single(db, temporal, user, "send-to-marketplace", number, notes=body.notes if body else None, key=key)
 
 
 @router.post("/work-events/{number}/delete", tags=["work-events"], **TRANSITION)
-async def delete(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep, body: DeleteIn | None = None,
-                 key: IdempotencyKey = None):
+async def delete(
+    number: str,
+    user: CurrentUser,
+    db: SessionDep,
+    temporal: TemporalDep,
+    body: DeleteIn | None = None,
+    key: IdempotencyKey = None,
+):
     return await single(db, temporal, user, "delete", number, reason=body.reason if body else None, key=key)
 
 
 @router.post("/work-events/{number}/approve-payment", tags=["work-events"], **TRANSITION)
-async def approve_payment(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
-                          body: NotesIn | None = None, key: IdempotencyKey = None):
+async def approve_payment(
+    number: str,
+    user: CurrentUser,
+    db: SessionDep,
+    temporal: TemporalDep,
+    body: NotesIn | None = None,
+    key: IdempotencyKey = None,
+):
     return await single(db, temporal, user, "approve-payment", number, notes=body.notes if body else None, key=key)
 
 
 @router.post("/work-events/{number}/invoiced", tags=["work-events"], **TRANSITION)
-async def invoiced(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep, body: NotesIn | None = None,
-                   key: IdempotencyKey = None):
+async def invoiced(
+    number: str,
+    user: CurrentUser,
+    db: SessionDep,
+    temporal: TemporalDep,
+    body: NotesIn | None = None,
+    key: IdempotencyKey = None,
+):
     return await single(db, temporal, user, "invoiced", number, notes=body.notes if body else None, key=key)
 
 
 @router.post("/work-events/{number}/invoice-not-required", tags=["work-events"], **TRANSITION)
-async def invoice_not_required(number: str, user: CurrentUser, db: SessionDep, temporal: TemporalDep,
-                               body: NotesIn | None = None, key: IdempotencyKey = None):
-    return await single(db, temporal, user, "invoice-not-required", number, notes=body.notes if body else None,
-                         key=key)
+async def invoice_not_required(
+    number: str,
+    user: CurrentUser,
+    db: SessionDep,
+    temporal: TemporalDep,
+    body: NotesIn | None = None,
+    key: IdempotencyKey = None,
+):
+    return await single(db, temporal, user, "invoice-not-required", number, notes=body.notes if body else None, key=key)

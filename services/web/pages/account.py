@@ -1,4 +1,5 @@
 """The account screens: profile, password, notifications, and an organisation admin's contacts."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,10 @@ router = APIRouter(dependencies=[Depends(check_csrf)])
 
 PROFILE_FIELDS = ("full_name", "phone", "notification_email")
 PASSWORD_FIELDS = ("current_password", "new_password", "confirm_password")
-SAVED = {"profile": "Your details are saved.", "password": "Your password is changed. Other browsers where you "
-                                                           "were signed in will ask you to sign in again."}
+SAVED = {
+    "profile": "Your details are saved.",
+    "password": "Your password is changed. Other browsers where you were signed in will ask you to sign in again.",
+}
 FEED_PAGE = 50
 CONTACT_FIELDS = ("full_name", "email", "phone", "reason", "idempotency_key")
 REQUEST_WORDS = {"pending": "Waiting for an administrator", "done": "Done", "rejected": "Declined"}
@@ -42,14 +45,31 @@ async def unread_badge(portal: PortalDep):
 
 
 # --- profile and password ------------------------------------------------------------------------------------
-async def account_page(request: Request, portal: Portal, profile: dict | None = None, errors: dict | None = None,
-                       password_errors: dict | None = None, status: int = 200, saved: str = ""):
+async def account_page(
+    request: Request,
+    portal: Portal,
+    profile: dict | None = None,
+    errors: dict | None = None,
+    password_errors: dict | None = None,
+    status: int = 200,
+    saved: str = "",
+):
     me = await portal.get("/me")
     values = profile if profile is not None else {k: me.get(k) or "" for k in PROFILE_FIELDS}
-    return render(request, "account/account.html", {
-        "nav": "account", "me": me, "values": values, "errors": errors or {}, "password_errors": password_errors or {},
-        "saved": SAVED.get(saved, ""), "org_admin": portal.is_customer and bool(me.get("org_admin"))},
-        status_code=status)
+    return render(
+        request,
+        "account/account.html",
+        {
+            "nav": "account",
+            "me": me,
+            "values": values,
+            "errors": errors or {},
+            "password_errors": password_errors or {},
+            "saved": SAVED.get(saved, ""),
+            "org_admin": portal.is_customer and bool(me.get("org_admin")),
+        },
+        status_code=status,
+    )
 
 
 @router.get("/account")
@@ -62,8 +82,11 @@ async def save_profile(request: Request, portal: PortalDep):
     form = await request.form()
     values = {k: str(form.get(k, "")).strip() for k in PROFILE_FIELDS}
     # An empty phone or notification email clears it (emails then go to the sign-in address).
-    body = {"full_name": values["full_name"], "phone": values["phone"] or None,
-            "notification_email": values["notification_email"] or None}
+    body = {
+        "full_name": values["full_name"],
+        "phone": values["phone"] or None,
+        "notification_email": values["notification_email"] or None,
+    }
     try:
         me = await portal.patch("/me", body)
     except ApiError as exc:
@@ -86,14 +109,20 @@ async def change_password(request: Request, portal: PortalDep):
         errors["confirm_password"] = "The two new passwords differ: type the same one twice."
     if not errors:
         try:
-            tokens = await portal.post("/me/password", {"current_password": typed["current_password"],
-                                                        "new_password": typed["new_password"]})
+            tokens = await portal.post(
+                "/me/password", {"current_password": typed["current_password"], "new_password": typed["new_password"]}
+            )
         except ApiError as exc:
             errors = field_errors(exc, {(f,): f for f in PASSWORD_FIELDS}, "current_password")
             return await account_page(request, portal, password_errors=errors, status=exc.status)
         # Every older token stops working (other browsers are signed out): this one carries on with the new pair.
-        request.session.update({"access": tokens["access_token"], "refresh": tokens.get("refresh_token"),
-                                "exp": int(time.time()) + int(tokens.get("expires_in", 3600))})
+        request.session.update(
+            {
+                "access": tokens["access_token"],
+                "refresh": tokens.get("refresh_token"),
+                "exp": int(time.time()) + int(tokens.get("expires_in", 3600)),
+            }
+        )
         return RedirectResponse("/account?saved=password", status_code=303)
     return await account_page(request, portal, password_errors=errors, status=422)
 
@@ -109,9 +138,17 @@ async def notifications(request: Request, portal: PortalDep, show: str = "all", 
         if exc.status != 400 or not cursor:
             raise
         cursor, feed = "", await portal.get("/notifications", unread=unread, limit=FEED_PAGE)
-    return render(request, "notifications/feed.html", {
-        "nav": "notifications", "items": feed["items"], "show": show,
-        "cursor": cursor, "next_cursor": feed.get("next_cursor")})
+    return render(
+        request,
+        "notifications/feed.html",
+        {
+            "nav": "notifications",
+            "items": feed["items"],
+            "show": show,
+            "cursor": cursor,
+            "next_cursor": feed.get("next_cursor"),
+        },
+    )
 
 
 @router.post("/notifications/{notification_id}/read")
@@ -121,8 +158,13 @@ async def mark_read(notification_id: str, request: Request, portal: PortalDep):
     item = await portal.post(f"/notifications/{notification_id}/read")
     if is_htmx(request):
         # Only this item changes; the header's count hears the same event as after any change and refreshes.
-        return render(request, "notifications/feed.html", {"n": item}, block="item",
-                      headers={"HX-Trigger": json.dumps({"fieldops:changed": {"target": "body", "numbers": []}})})
+        return render(
+            request,
+            "notifications/feed.html",
+            {"n": item},
+            block="item",
+            headers={"HX-Trigger": json.dumps({"fieldops:changed": {"target": "body", "numbers": []}})},
+        )
     back = str((await request.form()).get("back", ""))
     return RedirectResponse(back if back.startswith("/notifications") else "/notifications", status_code=303)
 
@@ -146,26 +188,48 @@ async def all_pages(portal: Portal, path: str, most: int = 1000) -> list[dict]:
     return items
 
 
-async def contacts_page(request: Request, portal: Portal, values: dict | None = None, errors: dict | None = None,
-                        status: int = 200, flash: str = "", problem: str = ""):
+async def contacts_page(
+    request: Request,
+    portal: Portal,
+    values: dict | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+    flash: str = "",
+    problem: str = "",
+):
     await portal.token()  # renew the session's token once, before the calls below run side by side
     contacts, asked = await asyncio.gather(all_pages(portal, "/users"), all_pages(portal, "/account-requests"))
     asked.sort(key=lambda r: r["id"], reverse=True)
     names = {c["id"]: c for c in contacts}
     pending_deactivation = {r["user_id"] for r in asked if r["action"] == "deactivate" and r["status"] == "pending"}
-    return render(request, "account/contacts.html", {
-        "nav": "account", "contacts": sorted(contacts, key=lambda c: (not c["active"], c["full_name"].lower())),
-        "requests": asked, "names": names, "pending_deactivation": pending_deactivation,
-        "request_words": REQUEST_WORDS, "form_key": form_key, "me_id": portal.user["id"], "flash": flash,
-        "problem": problem, "values": values or {"idempotency_key": form_key()}, "errors": errors or {}},
-        status_code=status)
+    return render(
+        request,
+        "account/contacts.html",
+        {
+            "nav": "account",
+            "contacts": sorted(contacts, key=lambda c: (not c["active"], c["full_name"].lower())),
+            "requests": asked,
+            "names": names,
+            "pending_deactivation": pending_deactivation,
+            "request_words": REQUEST_WORDS,
+            "form_key": form_key,
+            "me_id": portal.user["id"],
+            "flash": flash,
+            "problem": problem,
+            "values": values or {"idempotency_key": form_key()},
+            "errors": errors or {},
+        },
+        status_code=status,
+    )
 
 
 @router.get("/account/contacts")
 async def contacts(request: Request, portal: PortalDep, asked: str = ""):
     need_org_admin(portal)
-    flash = {"create": "Your request for a new account is sent to an administrator.",
-             "deactivate": "Your request to deactivate the account is sent to an administrator."}.get(asked, "")
+    flash = {
+        "create": "Your request for a new account is sent to an administrator.",
+        "deactivate": "Your request to deactivate the account is sent to an administrator.",
+    }.get(asked, "")
     return await contacts_page(request, portal, flash=flash)
 
 
@@ -181,9 +245,14 @@ async def ask_for_account(request: Request, portal: PortalDep):
     if not values["email"]:
         errors["email"] = "Give the email the person will sign in with."
     if not errors:
-        body = {"action": "create", "full_name": values["full_name"], "email": values["email"],
-                "phone": values["phone"] or None, "org_admin": bool(values["org_admin"]),
-                "reason": values["reason"] or None}
+        body = {
+            "action": "create",
+            "full_name": values["full_name"],
+            "email": values["email"],
+            "phone": values["phone"] or None,
+            "org_admin": bool(values["org_admin"]),
+            "reason": values["reason"] or None,
+        }
         try:
             await portal.post("/account-requests", body, idempotency_key=values["idempotency_key"] or None)
         except ApiError as exc:

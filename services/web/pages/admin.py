@@ -6,6 +6,7 @@ words beside the field they concern. Forms that create carry an Idempotency-Key 
 (customers, sites, providers, teams): a double click creates one thing. `POST /users` takes no key; a second
 click there meets the API's 409 on the same email.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -60,35 +61,77 @@ def by_name(items: list[dict]) -> list[dict]:
 async def admin_home(request: Request, portal: PortalDep):
     need_admin(portal)
     pending = await portal.get("/account-requests", status="pending", limit=200)
-    return render(request, "admin/index.html", {
-        "nav": "admin", "pending": len(pending["items"]), "more_pending": bool(pending.get("next_cursor"))})
+    return render(
+        request,
+        "admin/index.html",
+        {"nav": "admin", "pending": len(pending["items"]), "more_pending": bool(pending.get("next_cursor"))},
+    )
 
 
 # --- users ---------------------------------------------------------------------------------------------
-async def users_page(request: Request, portal: Portal, *, role: str = "", q: str = "", cursor: str = "",
-                     values: dict | None = None, errors: dict | None = None, status: int = 200, flash: str = "",
-                     problem: str = ""):
+async def users_page(
+    request: Request,
+    portal: Portal,
+    *,
+    role: str = "",
+    q: str = "",
+    cursor: str = "",
+    values: dict | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+    flash: str = "",
+    problem: str = "",
+):
     await portal.token()  # renew the session's token once, before the calls below run side by side
     listing, customers, providers = await asyncio.gather(
         portal.get("/users", role=role or None, q=q or None, limit=USERS_PAGE, cursor=cursor or None),
-        all_items(portal, "/customers"), all_items(portal, "/providers"))
-    return render(request, "admin/users.html", {
-        "nav": "admin", "users": listing["items"], "next_cursor": listing.get("next_cursor"), "cursor": cursor,
-        "role": role, "q": q, "roles": [(r, wording.ROLE_WORDS[r]) for r in ROLES],
-        "customers": by_id(customers), "providers": by_id(providers),
-        "customer_options": [(c["id"], c["name"]) for c in by_name(customers)],
-        "provider_options": [(p["id"], p["name"]) for p in by_name(providers)],
-        "values": values or {"role": "customer"}, "errors": errors or {}, "flash": flash, "problem": problem,
-        "me_id": portal.user["id"]}, status_code=status)
+        all_items(portal, "/customers"),
+        all_items(portal, "/providers"),
+    )
+    return render(
+        request,
+        "admin/users.html",
+        {
+            "nav": "admin",
+            "users": listing["items"],
+            "next_cursor": listing.get("next_cursor"),
+            "cursor": cursor,
+            "role": role,
+            "q": q,
+            "roles": [(r, wording.ROLE_WORDS[r]) for r in ROLES],
+            "customers": by_id(customers),
+            "providers": by_id(providers),
+            "customer_options": [(c["id"], c["name"]) for c in by_name(customers)],
+            "provider_options": [(p["id"], p["name"]) for p in by_name(providers)],
+            "values": values or {"role": "customer"},
+            "errors": errors or {},
+            "flash": flash,
+            "problem": problem,
+            "me_id": portal.user["id"],
+        },
+        status_code=status,
+    )
 
 
 @router.get("/admin/users")
-async def users(request: Request, portal: PortalDep, role: str = "", q: str = "", cursor: str = "",
-                made: str = "", deactivated: str = ""):
+async def users(
+    request: Request,
+    portal: PortalDep,
+    role: str = "",
+    q: str = "",
+    cursor: str = "",
+    made: str = "",
+    deactivated: str = "",
+):
     need_admin(portal)
     role = role if role in ROLES else ""
-    flash = (f"The account for {made} is made: they can sign in now." if made else
-             f"{deactivated} is deactivated and signed out everywhere." if deactivated else "")
+    flash = (
+        f"The account for {made} is made: they can sign in now."
+        if made
+        else f"{deactivated} is deactivated and signed out everywhere."
+        if deactivated
+        else ""
+    )
     try:
         return await users_page(request, portal, role=role, q=q[:200], cursor=cursor, flash=flash)
     except ApiError as exc:
@@ -113,8 +156,13 @@ def user_body(values: dict) -> tuple[dict, dict[str, str]]:
         errors["customer_id"] = "Choose the customer this person belongs to."
     if role == "provider" and not values["provider_id"].isdigit():
         errors["provider_id"] = "Choose the provider this person works for."
-    body = {"full_name": values["full_name"], "email": values["email"], "role": role,
-            "password": values["password"], "org_admin": role == "customer" and bool(values["org_admin"])}
+    body = {
+        "full_name": values["full_name"],
+        "email": values["email"],
+        "role": role,
+        "password": values["password"],
+        "org_admin": role == "customer" and bool(values["org_admin"]),
+    }
     # Only the "belongs to" that the role needs is sent: a choice left in the other list does not matter.
     if role == "customer" and values["customer_id"].isdigit():
         body["customer_id"] = int(values["customer_id"])
@@ -150,7 +198,9 @@ async def deactivate_user(user_id: str, request: Request, portal: PortalDep):
     except ApiError as exc:
         if exc.status == 404:
             raise
-        return await users_page(request, portal, **back, status=exc.status, problem=sentence(exc.message))
+        return await users_page(
+            request, portal, role=back["role"], q=back["q"], status=exc.status, problem=sentence(exc.message)
+        )
     return redirect("/admin/users", **back, deactivated=name)
 
 
@@ -158,16 +208,35 @@ async def deactivate_user(user_id: str, request: Request, portal: PortalDep):
 async def sites_of(portal: Portal, customers: list[dict]) -> dict[int, list[dict]]:
     await portal.token()
     lists = await asyncio.gather(*(portal.get(f"/customers/{c['id']}/sites") for c in customers))
-    return {c["id"]: found["items"] for c, found in zip(customers, lists)}
+    return {c["id"]: found["items"] for c, found in zip(customers, lists, strict=True)}
 
 
-async def customers_page(request: Request, portal: Portal, *, q: str = "", cursor: str = "",
-                         values: dict | None = None, errors: dict | None = None, status: int = 200):
+async def customers_page(
+    request: Request,
+    portal: Portal,
+    *,
+    q: str = "",
+    cursor: str = "",
+    values: dict | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+):
     listing = await portal.get("/customers", q=q or None, limit=CUSTOMERS_PAGE, cursor=cursor or None)
-    return render(request, "admin/customers.html", {
-        "nav": "admin", "customers": listing["items"], "sites": await sites_of(portal, listing["items"]),
-        "next_cursor": listing.get("next_cursor"), "cursor": cursor, "q": q,
-        "values": values or {"idempotency_key": form_key()}, "errors": errors or {}}, status_code=status)
+    return render(
+        request,
+        "admin/customers.html",
+        {
+            "nav": "admin",
+            "customers": listing["items"],
+            "sites": await sites_of(portal, listing["items"]),
+            "next_cursor": listing.get("next_cursor"),
+            "cursor": cursor,
+            "q": q,
+            "values": values or {"idempotency_key": form_key()},
+            "errors": errors or {},
+        },
+        status_code=status,
+    )
 
 
 @router.get("/admin/customers")
@@ -191,8 +260,11 @@ async def create_customer(request: Request, portal: PortalDep):
     errors = {} if values["name"] else {"name": "Give the customer's name."}
     if not errors:
         try:
-            made = await portal.post("/customers", {"name": values["name"], "email": values["email"] or None},
-                                     idempotency_key=values["idempotency_key"] or None)
+            made = await portal.post(
+                "/customers",
+                {"name": values["name"], "email": values["email"] or None},
+                idempotency_key=values["idempotency_key"] or None,
+            )
         except ApiError as exc:
             errors = errors_of(exc, CUSTOMER_FIELDS, values)
             return await customers_page(request, portal, values=values, errors=errors, status=exc.status)
@@ -203,23 +275,41 @@ async def create_customer(request: Request, portal: PortalDep):
 SITE_FIELDS = ("name", "address", "idempotency_key")
 
 
-async def customer_page(request: Request, portal: Portal, customer_id: int, *, values: dict | None = None,
-                        errors: dict | None = None, status: int = 200, flash: str = ""):
+async def customer_page(
+    request: Request,
+    portal: Portal,
+    customer_id: int,
+    *,
+    values: dict | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+    flash: str = "",
+):
     customer = await portal.get(f"/customers/{customer_id}")
     await portal.token()
-    sites, contacts = await asyncio.gather(portal.get(f"/customers/{customer_id}/sites"),
-                                           all_items(portal, "/users", customer_id=customer_id))
-    return render(request, "admin/customer.html", {
-        "nav": "admin", "customer": customer, "sites": sites["items"], "contacts": contacts,
-        "values": values or {"idempotency_key": form_key()}, "errors": errors or {}, "flash": flash},
-        status_code=status)
+    sites, contacts = await asyncio.gather(
+        portal.get(f"/customers/{customer_id}/sites"), all_items(portal, "/users", customer_id=customer_id)
+    )
+    return render(
+        request,
+        "admin/customer.html",
+        {
+            "nav": "admin",
+            "customer": customer,
+            "sites": sites["items"],
+            "contacts": contacts,
+            "values": values or {"idempotency_key": form_key()},
+            "errors": errors or {},
+            "flash": flash,
+        },
+        status_code=status,
+    )
 
 
 @router.get("/admin/customers/{customer_id}")
 async def customer(customer_id: str, request: Request, portal: PortalDep, made: str = ""):
     need_admin(portal)
-    flash = {"customer": "The customer is added. Add its sites below.",
-             "site": "The site is added."}.get(made, "")
+    flash = {"customer": "The customer is added. Add its sites below.", "site": "The site is added."}.get(made, "")
     return await customer_page(request, portal, numeric_id(customer_id), flash=flash)
 
 
@@ -231,8 +321,11 @@ async def add_site(customer_id: str, request: Request, portal: PortalDep):
     errors = {} if values["name"] else {"name": "Give the site a name people know it by."}
     if not errors:
         try:
-            await portal.post(f"/customers/{cid}/sites", {"name": values["name"], "address": values["address"]},
-                              idempotency_key=values["idempotency_key"] or None)
+            await portal.post(
+                f"/customers/{cid}/sites",
+                {"name": values["name"], "address": values["address"]},
+                idempotency_key=values["idempotency_key"] or None,
+            )
         except ApiError as exc:
             if exc.status == 404:
                 raise
@@ -247,17 +340,35 @@ PROVIDER_FIELDS = ("name", "email", "idempotency_key")
 TEAM_FIELDS = ("name", "provider_ids", "idempotency_key")
 
 
-async def providers_page(request: Request, portal: Portal, *, provider_values: dict | None = None,
-                         provider_errors: dict | None = None, team_values: dict | None = None,
-                         team_errors: dict | None = None, status: int = 200, flash: str = ""):
+async def providers_page(
+    request: Request,
+    portal: Portal,
+    *,
+    provider_values: dict | None = None,
+    provider_errors: dict | None = None,
+    team_values: dict | None = None,
+    team_errors: dict | None = None,
+    status: int = 200,
+    flash: str = "",
+):
     await portal.token()
     providers, teams = await asyncio.gather(all_items(portal, "/providers"), portal.get("/teams"))
-    return render(request, "admin/providers.html", {
-        "nav": "admin", "providers": by_name(providers), "provider_names": {p["id"]: p["name"] for p in providers},
-        "teams": sorted(teams["items"], key=lambda t: t["name"].lower()),
-        "provider_values": provider_values or {"idempotency_key": form_key()}, "provider_errors": provider_errors or {},
-        "team_values": team_values or {"idempotency_key": form_key(), "provider_ids": []},
-        "team_errors": team_errors or {}, "flash": flash}, status_code=status)
+    return render(
+        request,
+        "admin/providers.html",
+        {
+            "nav": "admin",
+            "providers": by_name(providers),
+            "provider_names": {p["id"]: p["name"] for p in providers},
+            "teams": sorted(teams["items"], key=lambda t: t["name"].lower()),
+            "provider_values": provider_values or {"idempotency_key": form_key()},
+            "provider_errors": provider_errors or {},
+            "team_values": team_values or {"idempotency_key": form_key(), "provider_ids": []},
+            "team_errors": team_errors or {},
+            "flash": flash,
+        },
+        status_code=status,
+    )
 
 
 @router.get("/admin/providers")
@@ -279,12 +390,16 @@ async def create_provider(request: Request, portal: PortalDep):
         errors["email"] = "Give the email that reaches the provider's office."
     if not errors:
         try:
-            made = await portal.post("/providers", {"name": values["name"], "email": values["email"]},
-                                     idempotency_key=values["idempotency_key"] or None)
+            made = await portal.post(
+                "/providers",
+                {"name": values["name"], "email": values["email"]},
+                idempotency_key=values["idempotency_key"] or None,
+            )
         except ApiError as exc:
             errors = errors_of(exc, PROVIDER_FIELDS, values)
-            return await providers_page(request, portal, provider_values=values, provider_errors=errors,
-                                        status=exc.status)
+            return await providers_page(
+                request, portal, provider_values=values, provider_errors=errors, status=exc.status
+            )
         return redirect("/admin/providers", made="provider", name=made["name"])
     return await providers_page(request, portal, provider_values=values, provider_errors=errors, status=422)
 
@@ -293,8 +408,9 @@ async def create_provider(request: Request, portal: PortalDep):
 async def create_team(request: Request, portal: PortalDep):
     need_admin(portal)
     form = await request.form()
-    values = {"name": str(form.get("name", "")).strip(), "idempotency_key": str(form.get("idempotency_key", "")),
-              "provider_ids": [int(v) for v in form.getlist("provider_ids") if str(v).isdigit()][:500]}
+    key = str(form.get("idempotency_key", ""))
+    provider_ids = [int(v) for v in form.getlist("provider_ids") if isinstance(v, str) and v.isdigit()][:500]
+    values = {"name": str(form.get("name", "")).strip(), "idempotency_key": key, "provider_ids": provider_ids}
     errors = {}
     if not values["name"]:
         errors["name"] = "Give the team a name."
@@ -302,8 +418,9 @@ async def create_team(request: Request, portal: PortalDep):
         errors["provider_ids"] = "Choose at least one provider for the team."
     if not errors:
         try:
-            made = await portal.post("/teams", {"name": values["name"], "provider_ids": values["provider_ids"]},
-                                     idempotency_key=values["idempotency_key"] or None)
+            made = await portal.post(
+                "/teams", {"name": values["name"], "provider_ids": values["provider_ids"]}, idempotency_key=key or None
+            )
         except ApiError as exc:
             errors = errors_of(exc, TEAM_FIELDS, values)
             return await providers_page(request, portal, team_values=values, team_errors=errors, status=exc.status)
@@ -312,30 +429,54 @@ async def create_team(request: Request, portal: PortalDep):
 
 
 # --- account requests from organisation admins ----------------------------------------------------------------
-async def requests_page(request: Request, portal: Portal, *, status: str = "pending", errors: dict | None = None,
-                        comments: dict | None = None, code: int = 200, flash: str = ""):
+async def requests_page(
+    request: Request,
+    portal: Portal,
+    *,
+    status: str = "pending",
+    errors: dict | None = None,
+    comments: dict | None = None,
+    code: int = 200,
+    flash: str = "",
+):
     asked = await all_items(portal, "/account-requests", most=400, status=status)
     asked.sort(key=lambda r: r["id"], reverse=status != "pending")  # the queue oldest first, the history newest
     customer_ids = sorted({r["customer_id"] for r in asked})
     await portal.token()
     orgs, contacts = await asyncio.gather(
         asyncio.gather(*(portal.get(f"/customers/{cid}") for cid in customer_ids)),
-        asyncio.gather(*(all_items(portal, "/users", customer_id=cid) for cid in customer_ids)))
+        asyncio.gather(*(all_items(portal, "/users", customer_id=cid) for cid in customer_ids)),
+    )
     people = {u["id"]: u for group in contacts for u in group}
-    return render(request, "admin/account_requests.html", {
-        "nav": "admin", "status": status, "tabs": REQUEST_TABS, "asked": asked,
-        "orgs": {c["id"]: c for c in orgs}, "people": people, "errors": errors or {}, "comments": comments or {},
-        "flash": flash}, status_code=code)
+    return render(
+        request,
+        "admin/account_requests.html",
+        {
+            "nav": "admin",
+            "status": status,
+            "tabs": REQUEST_TABS,
+            "asked": asked,
+            "orgs": {c["id"]: c for c in orgs},
+            "people": people,
+            "errors": errors or {},
+            "comments": comments or {},
+            "flash": flash,
+        },
+        status_code=code,
+    )
 
 
 @router.get("/admin/account-requests")
-async def account_requests(request: Request, portal: PortalDep, status: str = "pending", decided: str = "",
-                           who: str = ""):
+async def account_requests(
+    request: Request, portal: PortalDep, status: str = "pending", decided: str = "", who: str = ""
+):
     need_admin(portal)
     status = status if status in REQUEST_TABS else "pending"
     who = who[:200] or "the account"
-    flash = {"done": f"Approved: {who}.", "rejected": f"Declined: {who}. The organisation admin sees your comment."
-             }.get(decided, "")
+    flash = {
+        "done": f"Approved: {who}.",
+        "rejected": f"Declined: {who}. The organisation admin sees your comment.",
+    }.get(decided, "")
     return await requests_page(request, portal, status=status, flash=flash)
 
 
@@ -349,17 +490,23 @@ async def decide(request_id: str, request: Request, portal: PortalDep):
     comment = str(form.get("comment", "")).strip()
     who = str(form.get("who", ""))[:200]
     if decision not in ("approve", "reject"):
-        return await requests_page(request, portal, errors={rid: {"form": "Choose Approve or Reject."}},
-                                   comments={rid: comment}, code=422)
+        return await requests_page(
+            request, portal, errors={rid: {"form": "Choose Approve or Reject."}}, comments={rid: comment}, code=422
+        )
     if decision == "reject" and not comment:
-        return await requests_page(request, portal, errors={rid: {"comment": "Say why, so the organisation admin "
-                                                                              "knows what to do next."}},
-                                   comments={rid: comment}, code=422)
+        return await requests_page(
+            request,
+            portal,
+            errors={rid: {"comment": "Say why, so the organisation admin knows what to do next."}},
+            comments={rid: comment},
+            code=422,
+        )
     try:
         decided = await portal.post(f"/account-requests/{rid}/{decision}", {"comment": comment or None})
     except ApiError as exc:
         if exc.status == 404:
             raise
-        return await requests_page(request, portal, errors={rid: api_field_errors(exc, ("comment",))},
-                                   comments={rid: comment}, code=exc.status)
+        return await requests_page(
+            request, portal, errors={rid: api_field_errors(exc, ("comment",))}, comments={rid: comment}, code=exc.status
+        )
     return redirect("/admin/account-requests", decided=decided["status"], who=who)

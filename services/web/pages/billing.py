@@ -5,10 +5,11 @@ Each screen offers a role only what the API lets it do (services/invoicing/route
 lists payment runs and reads payments; customer invoices are read by accounts receivable and admins; recording a
 customer's payment is for accounts receivable alone. Everyone else gets the 404 page.
 """
+
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -22,8 +23,8 @@ from services.web.templating import render
 router = APIRouter(dependencies=[Depends(check_csrf)])
 
 BILLING = ("dispatcher", "accounts_receivable", "admin")  # POST/GET /payment-runs, GET /payments
-INVOICE_READERS = ("accounts_receivable", "admin")          # GET /invoices
-RECORDERS = ("accounts_receivable",)                         # POST /invoices/{id}/record-payment
+INVOICE_READERS = ("accounts_receivable", "admin")  # GET /invoices
+RECORDERS = ("accounts_receivable",)  # POST /invoices/{id}/record-payment
 RUNS_SHOWN = 20
 MOST_PAYMENTS = 1000
 INVOICE_TABS = {"outstanding": "Outstanding", "paid": "Paid"}
@@ -37,7 +38,7 @@ def redirect(path: str, **params) -> RedirectResponse:
 
 
 def today() -> str:
-    return datetime.now(timezone.utc).date().isoformat()
+    return datetime.now(UTC).date().isoformat()
 
 
 # --- payment runs --------------------------------------------------------------------------------------
@@ -62,17 +63,30 @@ async def payments_of(portal: Portal, runs: list[dict]) -> dict[str, list[dict]]
 
 async def runs_page(request: Request, portal: Portal, *, ran: str = "", problem: str = "", status: int = 200):
     await portal.token()  # renew the session's token once, before the calls below run side by side
-    runs, providers = await asyncio.gather(portal.get("/payment-runs", limit=RUNS_SHOWN),
-                                           all_items(portal, "/providers"))
+    runs, providers = await asyncio.gather(
+        portal.get("/payment-runs", limit=RUNS_SHOWN), all_items(portal, "/providers")
+    )
     runs = runs["items"]
     for run in runs:  # the list gives a count of payments (a run just started gives the payments themselves)
         run["count"] = run["payments"] if isinstance(run["payments"], int) else len(run["payments"])
     payments = await payments_of(portal, runs)
     just_ran = next((run for run in runs if run["id"] == ran), None)
-    return render(request, "billing/runs.html", {
-        "nav": "billing", "tab": "runs", "runs": runs, "payments": payments, "just_ran": just_ran,
-        "providers": {p["id"]: p["name"] for p in providers}, "key": form_key(), "problem": problem,
-        "reads_invoices": portal.role in INVOICE_READERS}, status_code=status)
+    return render(
+        request,
+        "billing/runs.html",
+        {
+            "nav": "billing",
+            "tab": "runs",
+            "runs": runs,
+            "payments": payments,
+            "just_ran": just_ran,
+            "providers": {p["id"]: p["name"] for p in providers},
+            "key": form_key(),
+            "problem": problem,
+            "reads_invoices": portal.role in INVOICE_READERS,
+        },
+        status_code=status,
+    )
 
 
 @router.get("/billing")
@@ -93,8 +107,17 @@ async def start_payment_run(request: Request, portal: PortalDep):
 
 
 # --- customer invoices ---------------------------------------------------------------------------------
-async def invoices_page(request: Request, portal: Portal, *, status: str = "outstanding", cursor: str = "",
-                        recorded: str = "", values: dict | None = None, errors: dict | None = None, code: int = 200):
+async def invoices_page(
+    request: Request,
+    portal: Portal,
+    *,
+    status: str = "outstanding",
+    cursor: str = "",
+    recorded: str = "",
+    values: dict | None = None,
+    errors: dict | None = None,
+    code: int = 200,
+):
     listing = await portal.get("/invoices", status=status, limit=INVOICES_PAGE, cursor=cursor or None)
     invoices = listing["items"]
     customer_ids = sorted({i["customer_id"] for i in invoices})
@@ -102,19 +125,38 @@ async def invoices_page(request: Request, portal: Portal, *, status: str = "outs
     customers = await asyncio.gather(*(portal.get(f"/customers/{cid}") for cid in customer_ids))
     # An error about an invoice no longer in this list (paid meanwhile) is said above the list instead.
     listed = {i["id"] for i in invoices}
-    problem = " ".join(e.get("form") or next(iter(e.values()), "") for iid, e in (errors or {}).items()
-                       if iid not in listed)
-    return render(request, "billing/invoices.html", {
-        "nav": "billing", "tab": "invoices", "status": status, "tabs": INVOICE_TABS, "invoices": invoices,
-        "cursor": cursor, "next_cursor": listing.get("next_cursor"), "customers": {c["id"]: c for c in customers},
-        "records": portal.role in RECORDERS, "recorded": recorded, "today": today(), "form_key": form_key,
-        "values": values or {}, "errors": errors or {}, "problem": problem, "reads_invoices": True},
-        status_code=code)
+    problem = " ".join(
+        e.get("form") or next(iter(e.values()), "") for iid, e in (errors or {}).items() if iid not in listed
+    )
+    return render(
+        request,
+        "billing/invoices.html",
+        {
+            "nav": "billing",
+            "tab": "invoices",
+            "status": status,
+            "tabs": INVOICE_TABS,
+            "invoices": invoices,
+            "cursor": cursor,
+            "next_cursor": listing.get("next_cursor"),
+            "customers": {c["id"]: c for c in customers},
+            "records": portal.role in RECORDERS,
+            "recorded": recorded,
+            "today": today(),
+            "form_key": form_key,
+            "values": values or {},
+            "errors": errors or {},
+            "problem": problem,
+            "reads_invoices": True,
+        },
+        status_code=code,
+    )
 
 
 @router.get("/billing/invoices")
-async def invoices(request: Request, portal: PortalDep, status: str = "outstanding", cursor: str = "",
-                   recorded: str = ""):
+async def invoices(
+    request: Request, portal: PortalDep, status: str = "outstanding", cursor: str = "", recorded: str = ""
+):
     need_role(portal, *INVOICE_READERS)
     status = status if status in INVOICE_TABS else "outstanding"
     try:
@@ -148,8 +190,9 @@ async def record_payment(invoice_id: str, request: Request, portal: PortalDep):
     if not errors:
         body = {"amount": values["amount"], "paid_at": f"{values['paid_on']}T12:00:00Z"}
         try:
-            answer = await portal.post(f"/invoices/{iid}/record-payment", body,
-                                       idempotency_key=values["idempotency_key"] or None)
+            answer = await portal.post(
+                f"/invoices/{iid}/record-payment", body, idempotency_key=values["idempotency_key"] or None
+            )
         except ApiError as exc:
             if exc.status == 404:
                 raise
@@ -160,8 +203,10 @@ async def record_payment(invoice_id: str, request: Request, portal: PortalDep):
                 errors = api_field_errors(exc, ("amount", "paid_at"))
                 if "paid_at" in errors:
                     errors["paid_on"] = errors.pop("paid_at")
-            return await invoices_page(request, portal, cursor=values["cursor"], values={iid: values},
-                                       errors={iid: errors}, code=exc.status)
+            return await invoices_page(
+                request, portal, cursor=values["cursor"], values={iid: values}, errors={iid: errors}, code=exc.status
+            )
         return redirect("/billing/invoices", status="outstanding", recorded=answer["invoice"]["number"])
-    return await invoices_page(request, portal, cursor=values["cursor"], values={iid: values}, errors={iid: errors},
-                               code=422)
+    return await invoices_page(
+        request, portal, cursor=values["cursor"], values={iid: values}, errors={iid: errors}, code=422
+    )

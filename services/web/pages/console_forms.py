@@ -1,5 +1,6 @@
 """What the admin and billing screens share: reading a form, putting the API's 4xx beside the field it concerns,
 and reading whole (small) lists page by page."""
+
 from __future__ import annotations
 
 from fastapi import HTTPException, Request
@@ -10,8 +11,13 @@ from services.web.session import Portal
 
 # Words the API uses in a plain-text 4xx, and the form field each one is about (first match wins).
 FIELD_HINTS = (
-    ("customer_id", "customer_id"), ("provider_id", "provider_id"), ("provider ids", "provider_ids"),
-    ("org_admin", "org_admin"), ("email", "email"), ("paid_at", "paid_at"), ("time zone", "paid_at"),
+    ("customer_id", "customer_id"),
+    ("provider_id", "provider_id"),
+    ("provider ids", "provider_ids"),
+    ("org_admin", "org_admin"),
+    ("email", "email"),
+    ("paid_at", "paid_at"),
+    ("time zone", "paid_at"),
     ("amount", "amount"),
 )
 # Some API sentences are written for programmers; these are the same facts in the words of the screen.

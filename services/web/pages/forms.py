@@ -1,5 +1,6 @@
 """What every form of the portal does with the API's answer: its words as sentences beside the field they concern,
 and a refusal told apart from a page that is not there."""
+
 from __future__ import annotations
 
 import re

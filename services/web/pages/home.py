@@ -1,4 +1,5 @@
 """`/`: each person's start page."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -7,8 +8,13 @@ from fastapi.responses import RedirectResponse
 from services.web.session import PortalDep
 
 router = APIRouter()
-START = {"customer": "/overview", "provider": "/work-orders", "dispatcher": "/customers",
-         "accounts_receivable": "/customers", "admin": "/customers"}
+START = {
+    "customer": "/overview",
+    "provider": "/work-orders",
+    "dispatcher": "/customers",
+    "accounts_receivable": "/customers",
+    "admin": "/customers",
+}
 
 
 @router.get("/")

@@ -3,6 +3,7 @@
 Customers see their own organisation's invoices only: the API answers another organisation's invoice with a 404,
 which the portal shows as its 404 page. Accounts receivable (and admins) reach the same screens for every customer.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,9 +40,19 @@ async def invoice_list(request: Request, portal: PortalDep, status: str = "outst
         if exc.status != 400 or not cursor:
             raise
         page, cursor = await portal.get("/invoices", status=status, limit=PAGE_SIZE), ""  # a stale bookmark
-    return render(request, "invoices/list.html", {
-        "nav": "invoices", "tabs": TABS, "status": status, "invoices": page["items"], "cursor": cursor,
-        "next_cursor": page.get("next_cursor"), "staff": not portal.is_customer})
+    return render(
+        request,
+        "invoices/list.html",
+        {
+            "nav": "invoices",
+            "tabs": TABS,
+            "status": status,
+            "invoices": page["items"],
+            "cursor": cursor,
+            "next_cursor": page.get("next_cursor"),
+            "staff": not portal.is_customer,
+        },
+    )
 
 
 @router.get("/invoices/{number}")
@@ -58,6 +69,8 @@ async def invoice_pdf(number: str, portal: PortalDep):
     answer = await portal.call("GET", f"/invoices/{invoice_id(number)}/pdf")
     found = re.search(r'filename="?([^";]+)"?', answer.headers.get("content-disposition", ""))
     filename = SAFE_NAME.sub("_", found.group(1)) if found else f"invoice-{number}.pdf"
-    return Response(answer.content, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                             "Cache-Control": "private, no-store"})
+    return Response(
+        answer.content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"},
+    )

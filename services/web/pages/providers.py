@@ -8,13 +8,14 @@ Live: the API's change feed tells a provider only of requests it holds, so an of
 or one taken by another provider, would go unseen there. The list (every 2 s) and an open offer (every 1.5 s)
 therefore also ask again on a timer; each carries a fingerprint of what it shows, and an unchanged part answers 204
 (nothing swapped)."""
+
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -35,17 +36,28 @@ LIST_MAX = 200  # one API page per view: its length is the view's count ("200+" 
 WORK_ORDER = re.compile(r"^\d{9}$")
 OFFER_WORDS = {"provider": "Offered to you", "team": "Offered to your team", "marketplace": "Marketplace"}
 # A provider's own words for the billing steps it goes through (the staff words say "Provider ...").
-PROVIDER_STATUS_WORDS = {"accepted": "Accepted", "invoice_submitted": "Invoice submitted",
-                         "payment_approved": "Payment approved", "paid": "Paid"}
+PROVIDER_STATUS_WORDS = {
+    "accepted": "Accepted",
+    "invoice_submitted": "Invoice submitted",
+    "payment_approved": "Payment approved",
+    "paid": "Paid",
+}
 CLOSED = ("voided", "withdrawn", "declined")  # work-order statuses of an offer that is no longer anyone's
 INVOICE_ALLOWED = {"completed"}  # request status in which the provider invoice may be submitted
 MONEY_FIELDS = {"parts": "Parts", "labor": "Labour", "tax": "Tax"}
 SERVER_UPLOAD_MAX = 20 * 1024 * 1024  # the no-JavaScript invoice copy passes through here: small files only
-DONE = {"accept": "You accepted work order {wo}.", "decline": "You refused work order {wo}.",
-        "schedule": "The visit is scheduled.", "start": "Work is under way.",
-        "await-parts": "Work is paused until the parts arrive.", "resume": "Work is under way again.",
-        "ready-for-return": "The item is ready for return.", "complete": "The work is completed.",
-        "save": "The invoice is saved.", "submit": "The invoice is submitted."}
+DONE = {
+    "accept": "You accepted work order {wo}.",
+    "decline": "You refused work order {wo}.",
+    "schedule": "The visit is scheduled.",
+    "start": "Work is under way.",
+    "await-parts": "Work is paused until the parts arrive.",
+    "resume": "Work is under way again.",
+    "ready-for-return": "The item is ready for return.",
+    "complete": "The work is completed.",
+    "save": "The invoice is saved.",
+    "submit": "The invoice is submitted.",
+}
 
 
 def status_words(status: str) -> str:
@@ -82,8 +94,11 @@ def invoice_rules(value: str, wo: str) -> list[dict]:
     """Each rule and whether `value` keeps it; static/provider.js applies the same rules in the browser."""
     return [
         {"id": "capitals", "said": "Capital letters only", "ok": bool(value) and not re.search(r"[a-z]", value)},
-        {"id": "plain", "said": "Letters and digits only: no spaces or special characters",
-         "ok": bool(value) and re.fullmatch(r"[A-Za-z0-9]+", value) is not None},
+        {
+            "id": "plain",
+            "said": "Letters and digits only: no spaces or special characters",
+            "ok": bool(value) and re.fullmatch(r"[A-Za-z0-9]+", value) is not None,
+        },
         {"id": "length", "said": "1 to 13 characters", "ok": 1 <= len(value) <= 13},
         {"id": "not-wo", "said": f"Does not contain the work order number {wo}", "ok": bool(value) and wo not in value},
     ]
@@ -109,24 +124,39 @@ async def list_context(portal: Portal, view: str) -> dict:
     await portal.token()  # renew once, before the calls below run side by side
     # The requests a provider holds give each accepted or completed row its status, visit and due time.
     held_requests = portal.get("/requests", sort="-updated_at", limit=LIST_MAX) if view != "waiting" else None
-    pages = await asyncio.gather(*(portal.get("/work-orders", view=v, limit=LIST_MAX) for v in VIEWS),
-                                 *([held_requests] if held_requests else []))
-    by_view = dict(zip(VIEWS, pages[:3]))
+    pages = await asyncio.gather(
+        *(portal.get("/work-orders", view=v, limit=LIST_MAX) for v in VIEWS),
+        *([held_requests] if held_requests else []),
+    )
+    by_view = dict(zip(VIEWS, pages[:3], strict=True))
     counts = {v: f"{len(p['items'])}{'+' if p.get('next_cursor') else ''}" for v, p in by_view.items()}
     held = {r["number"]: r for r in pages[3]["items"]} if held_requests else {}
     rows = []
     for item in by_view[view]["items"]:
         held_request = held.get(item["request_number"]) if view != "waiting" else None
-        rows.append({**item, "offer": OFFER_WORDS.get(item["offer_kind"], item["offer_kind"]),
-                     "request": held_request,
-                     "status_said": status_words(held_request["status"]) if held_request else None})
-    return {"nav": "work-orders", "view": view, "status_words": status_words, "views": VIEWS, "counts": counts,
-            "rows": rows, "fingerprint": fingerprint(view, counts, rows)}
+        rows.append(
+            {
+                **item,
+                "offer": OFFER_WORDS.get(item["offer_kind"], item["offer_kind"]),
+                "request": held_request,
+                "status_said": status_words(held_request["status"]) if held_request else None,
+            }
+        )
+    return {
+        "nav": "work-orders",
+        "view": view,
+        "status_words": status_words,
+        "views": VIEWS,
+        "counts": counts,
+        "rows": rows,
+        "fingerprint": fingerprint(view, counts, rows),
+    }
 
 
 @router.get("/work-orders")
-async def work_orders(request: Request, portal: PortalDep, view: str = "waiting", seen: str = "", done: str = "",
-                      refused: str = ""):
+async def work_orders(
+    request: Request, portal: PortalDep, view: str = "waiting", seen: str = "", done: str = "", refused: str = ""
+):
     need_role(portal, "provider")
     view = view if view in VIEWS else "waiting"
     ctx = await list_context(portal, view)
@@ -164,8 +194,7 @@ def actions_for(request_row: dict) -> list[str]:
     return {
         "accepted": ["schedule", "start"],
         "scheduled": ["schedule", "start"],
-        "in_progress": ["await-parts", *(["ready-for-return"] if request_row["kind"] == "walk_in" else []),
-                        "complete"],
+        "in_progress": ["await-parts", *(["ready-for-return"] if request_row["kind"] == "walk_in" else []), "complete"],
         "awaiting_parts": ["resume"],
         "ready_for_return": ["complete"],
     }.get(status, [])
@@ -175,7 +204,7 @@ def schedule_values(request_row: dict | None) -> dict:
     when = request_row and request_row.get("scheduled_for")
     if not when:
         return {"date": "", "time": ""}
-    moment = datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(timezone.utc)
+    moment = datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(UTC)
     return {"date": moment.strftime("%Y-%m-%d"), "time": moment.strftime("%H:%M")}
 
 
@@ -193,54 +222,95 @@ async def work_order_context(portal: Portal, wo: str, full: bool = True) -> dict
         state = "mine"
     else:
         state = "offered"
-    ctx: dict[str, Any] = {"nav": "work-orders", "status_words": status_words, "wo": wo, "work": work, "state": state,
-                           "offer": OFFER_WORDS.get(work["offer_kind"], work["offer_kind"]), "request_row": None,
-                           "notes": [], "invoice": None, "invoice_copy": None, "actions": [],
-                           "status_said": status_words("waiting_acceptance"),
-                           "keys": {a: form_key() for a in ("accept", "decline", "schedule", "start", "await-parts",
-                                                            "resume", "ready-for-return", "complete", "submit",
-                                                            "upload")}}
+    ctx: dict[str, Any] = {
+        "nav": "work-orders",
+        "status_words": status_words,
+        "wo": wo,
+        "work": work,
+        "state": state,
+        "offer": OFFER_WORDS.get(work["offer_kind"], work["offer_kind"]),
+        "request_row": None,
+        "notes": [],
+        "invoice": None,
+        "invoice_copy": None,
+        "actions": [],
+        "status_said": status_words("waiting_acceptance"),
+        "keys": {
+            a: form_key()
+            for a in (
+                "accept",
+                "decline",
+                "schedule",
+                "start",
+                "await-parts",
+                "resume",
+                "ready-for-return",
+                "complete",
+                "submit",
+                "upload",
+            )
+        },
+    }
     if state == "mine":
         number = work["request_number"]
         request_row, invoice, timeline, attachments = await asyncio.gather(
-            portal.get(f"/requests/{number}"), optional(portal.get(f"/provider-invoices/{wo}")),
+            portal.get(f"/requests/{number}"),
+            optional(portal.get(f"/provider-invoices/{wo}")),
             portal.get(f"/requests/{number}/timeline") if full else no_items(),
-            portal.get(f"/requests/{number}/attachments") if full else no_items())
-        ctx.update(request_row=request_row, invoice=invoice, actions=actions_for(request_row),
-                   status_said=status_words(request_row["status"]),
-                   notes=[e for e in timeline["items"] if e["detail"].get("notes") or e["kind"] == "note"],
-                   invoice_copy=next((a for a in reversed(attachments["items"]) if a["kind"] == "provider_invoice"),
-                                     None),
-                   may_submit=request_row["status"] in INVOICE_ALLOWED and (invoice or {}).get("status") != "submitted",
-                   invoice_locked=bool(invoice and invoice["status"] != "draft")
-                   or request_row["status"] in ("invoice_submitted", "payment_approved", "paid"),
-                   schedule=schedule_values(request_row))
+            portal.get(f"/requests/{number}/attachments") if full else no_items(),
+        )
+        ctx.update(
+            request_row=request_row,
+            invoice=invoice,
+            actions=actions_for(request_row),
+            status_said=status_words(request_row["status"]),
+            notes=[e for e in timeline["items"] if e["detail"].get("notes") or e["kind"] == "note"],
+            invoice_copy=next((a for a in reversed(attachments["items"]) if a["kind"] == "provider_invoice"), None),
+            may_submit=request_row["status"] in INVOICE_ALLOWED and (invoice or {}).get("status") != "submitted",
+            invoice_locked=bool(invoice and invoice["status"] != "draft")
+            or request_row["status"] in ("invoice_submitted", "payment_approved", "paid"),
+            schedule=schedule_values(request_row),
+        )
     request_row = ctx["request_row"] or {}
-    ctx["fingerprint"] = fingerprint(work["status"], work["accepted_by"], request_row.get("status"),
-                                     request_row.get("scheduled_for"), (ctx["invoice"] or {}).get("status"))
+    ctx["fingerprint"] = fingerprint(
+        work["status"],
+        work["accepted_by"],
+        request_row.get("status"),
+        request_row.get("scheduled_for"),
+        (ctx["invoice"] or {}).get("status"),
+    )
     return ctx
 
 
-async def show(request: Request, portal: Portal, wo: str, *, errors: dict | None = None, values: dict | None = None,
-               status: int = 200, ctx: dict | None = None, flash: str | None = None):
+async def show(
+    request: Request,
+    portal: Portal,
+    wo: str,
+    *,
+    errors: dict | None = None,
+    values: dict | None = None,
+    status: int = 200,
+    ctx: dict | None = None,
+    flash: str | None = None,
+):
     """The work order's page, with what was typed and the API's words beside the field they concern."""
     ctx = ctx or await work_order_context(portal, wo)
     values = {**(values or {})}
     ctx.update(errors=errors or {}, values=values, flash=flash)
     invoice = ctx["invoice"] or {}
     typed_number = values.get("invoice_number", invoice.get("invoice_number", ""))
-    ctx["invoice_values"] = {"invoice_number": typed_number,
-                             **{k: values.get(k, invoice.get(k, "")) for k in MONEY_FIELDS}}
+    ctx["invoice_values"] = {
+        "invoice_number": typed_number,
+        **{k: values.get(k, invoice.get(k, "")) for k in MONEY_FIELDS},
+    }
     ctx["rules"] = invoice_rules(typed_number, wo)
     ctx["number_problem"] = invoice_number_problem(typed_number, wo) if typed_number else None
     status = status if 200 <= status < 500 else 422
-    return render(request, "providers/work_order.html", ctx, status_code=status,
-                  headers={"Cache-Control": "no-store"})
+    return render(request, "providers/work_order.html", ctx, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/work-orders/{wo}")
-async def work_order_page(request: Request, portal: PortalDep, wo: str, seen: str = "", part: str = "",
-                          done: str = ""):
+async def work_order_page(request: Request, portal: PortalDep, wo: str, seen: str = "", part: str = "", done: str = ""):
     need_role(portal, "provider")
     if is_htmx(request) and part == "notes":
         ctx = await work_order_context(portal, wo)
@@ -257,7 +327,7 @@ async def work_order_page(request: Request, portal: PortalDep, wo: str, seen: st
 
 async def form_of(request: Request) -> dict:
     form = await request.form()
-    return {k: v for k, v in form.multi_items()}
+    return dict(form.multi_items())
 
 
 async def wait_for_taker(portal: Portal, wo: str) -> dict:
@@ -275,8 +345,9 @@ async def notes_action(request: Request, portal: Portal, wo: str, action: str):
     check_number(wo)
     form = await form_of(request)
     notes = str(form.get("notes", "")).strip()
-    exc = await refused(portal.post(f"/work-orders/{wo}/{action}", {"notes": notes or None},
-                                    idempotency_key=idempotency_key(form)))
+    exc = await refused(
+        portal.post(f"/work-orders/{wo}/{action}", {"notes": notes or None}, idempotency_key=idempotency_key(form))
+    )
     if exc:
         message = readable(exc.message)
         ctx = None
@@ -286,8 +357,9 @@ async def notes_action(request: Request, portal: Portal, wo: str, action: str):
                 message = "Another provider accepted this work order first: it is no longer yours to take."
             elif ctx["state"] == "closed":
                 message = "This offer was withdrawn: it is no longer open."
-        return await show(request, portal, wo, ctx=ctx, errors={action: message}, status=exc.status,
-                          values={f"{action}_notes": notes})
+        return await show(
+            request, portal, wo, ctx=ctx, errors={action: message}, status=exc.status, values={f"{action}_notes": notes}
+        )
     if action == "decline":
         return done(wo, action, to=f"/work-orders?view=waiting&refused={wo}")
     return done(wo, action)
@@ -297,13 +369,15 @@ def notes_route(action: str):
     async def route(request: Request, portal: PortalDep, wo: str):
         need_role(portal, "provider")
         return await notes_action(request, portal, wo, action)
+
     return route
 
 
 # The actions that take only a note, each at its own address.
 for _action in ("accept", "decline", "start", "await-parts", "resume", "ready-for-return"):
-    router.add_api_route(f"/work-orders/{{wo}}/{_action}", notes_route(_action), methods=["POST"],
-                         name=_action.replace("-", "_"))
+    router.add_api_route(
+        f"/work-orders/{{wo}}/{_action}", notes_route(_action), methods=["POST"], name=_action.replace("-", "_")
+    )
 
 
 @router.post("/work-orders/{wo}/schedule")
@@ -320,17 +394,27 @@ async def schedule(request: Request, portal: PortalDep, wo: str):
     moment = None
     if not errors:
         try:
-            moment = datetime.fromisoformat(f"{values['date']}T{values['time']}").replace(tzinfo=timezone.utc)
+            moment = datetime.fromisoformat(f"{values['date']}T{values['time']}").replace(tzinfo=UTC)
         except ValueError:
             errors["date"] = "Give the date as a day of the calendar and the time as hours and minutes."
-    if errors:
+    if errors or moment is None:
         return await show(request, portal, wo, errors=errors, values=values, status=422)
-    exc = await refused(portal.post(f"/work-orders/{wo}/schedule",
-                                    {"scheduled_for": moment.isoformat(), "notes": values["schedule_notes"] or None},
-                                    idempotency_key=idempotency_key(form)))
+    exc = await refused(
+        portal.post(
+            f"/work-orders/{wo}/schedule",
+            {"scheduled_for": moment.isoformat(), "notes": values["schedule_notes"] or None},
+            idempotency_key=idempotency_key(form),
+        )
+    )
     if exc:
-        return await show(request, portal, wo, errors={"date" if exc.status == 422 else "schedule":
-                                                       readable(exc.message)}, values=values, status=exc.status)
+        return await show(
+            request,
+            portal,
+            wo,
+            errors={"date" if exc.status == 422 else "schedule": readable(exc.message)},
+            values=values,
+            status=exc.status,
+        )
     return done(wo, "schedule")
 
 
@@ -338,21 +422,26 @@ async def upload_here(portal: Portal, number: str, file: UploadFile, key: str | 
     """Without JavaScript the invoice copy comes with the form: send it on to its presigned URL from here."""
     data = await file.read(SERVER_UPLOAD_MAX + 1)
     if len(data) > SERVER_UPLOAD_MAX:
-        raise ValueError("This file is too large to send without JavaScript (at most 20 MB): turn JavaScript on, "
-                         "or attach a smaller copy.")
+        raise ValueError(
+            "This file is too large to send without JavaScript (at most 20 MB): turn JavaScript on, "
+            "or attach a smaller copy."
+        )
     if not data:
         raise ValueError("This file is empty.")
     content_type = (file.content_type or "application/octet-stream").split(";")[0]
-    if content_type == "application/octet-stream" and file.filename.lower().endswith(".pdf"):
+    if content_type == "application/octet-stream" and (file.filename or "").lower().endswith(".pdf"):
         content_type = "application/pdf"
-    created = await portal.post(f"/requests/{number}/attachments", {
-        "filename": file.filename, "content_type": content_type, "size_bytes": len(data),
-        "kind": "provider_invoice"}, idempotency_key=key)
+    created = await portal.post(
+        f"/requests/{number}/attachments",
+        {"filename": file.filename, "content_type": content_type, "size_bytes": len(data), "kind": "provider_invoice"},
+        idempotency_key=key,
+    )
     upload = created["upload"]
     if "url" not in upload:
         raise ValueError("This file is too large to send without JavaScript.")
-    sent = await portal.api.http.request(upload.get("method", "PUT"), upload["url"], content=data,
-                                         headers=upload.get("headers") or {})
+    sent = await portal.api.http.request(
+        upload.get("method", "PUT"), upload["url"], content=data, headers=upload.get("headers") or {}
+    )
     if sent.status_code >= 300:
         raise ValueError("The file could not be stored. Try again.")
     await portal.post(f"/requests/{number}/attachments/{created['id']}/complete", {})
@@ -372,8 +461,7 @@ async def complete(request: Request, portal: PortalDep, wo: str):
     if not attachment_id and isinstance(file, UploadFile) and file.filename:
         work = await portal.get(f"/work-orders/{wo}")
         try:
-            attachment_id = await upload_here(portal, work["request_number"], file,
-                                              idempotency_key(form, "upload_key"))
+            attachment_id = await upload_here(portal, work["request_number"], file, idempotency_key(form, "upload_key"))
             values["invoice_attachment_id"] = attachment_id
         except ValueError as exc:
             errors["invoice_file"] = str(exc)
@@ -385,14 +473,19 @@ async def complete(request: Request, portal: PortalDep, wo: str):
         errors["complete_notes"] = "Write what was done."
     if errors:
         return await show(request, portal, wo, errors=errors, values=values, status=422)
-    exc = await refused(portal.post(f"/work-orders/{wo}/complete",
-                                    {"notes": notes, "invoice_attachment_id": attachment_id},
-                                    idempotency_key=idempotency_key(form)))
-    if exc:
-        about_copy = any(word in exc.message.lower() for word in ("invoice", "attachment"))
+    refusal = await refused(
+        portal.post(
+            f"/work-orders/{wo}/complete",
+            {"notes": notes, "invoice_attachment_id": attachment_id},
+            idempotency_key=idempotency_key(form),
+        )
+    )
+    if refusal:
+        about_copy = any(word in refusal.message.lower() for word in ("invoice", "attachment"))
         field = "invoice_file" if about_copy else "complete"
-        return await show(request, portal, wo, errors={field: readable(exc.message)}, values=values,
-                          status=exc.status)
+        return await show(
+            request, portal, wo, errors={field: readable(refusal.message)}, values=values, status=refusal.status
+        )
     return done(wo, "complete")
 
 
@@ -411,8 +504,9 @@ async def save_invoice(request: Request, portal: PortalDep, wo: str):
     check_number(wo)
     form = await form_of(request)
     values = {k: str(form.get(k, "")).strip() for k in ("invoice_number", *MONEY_FIELDS)}
-    errors = {k: f"Enter the {said.lower()} amount: 0 if there is none." for k, said in MONEY_FIELDS.items()
-              if not values[k]}
+    errors = {
+        k: f"Enter the {said.lower()} amount: 0 if there is none." for k, said in MONEY_FIELDS.items() if not values[k]
+    }
     # The invoice number's rules are the API's to apply (its 422 is shown beside the field); only when the form
     # is refused anyway for a missing amount is the number's first broken rule named here as well.
     if errors and (problem := invoice_number_problem(values["invoice_number"], wo)):
@@ -427,8 +521,9 @@ async def save_invoice(request: Request, portal: PortalDep, wo: str):
 
     if exc := await refused(save_and_submit()):
         message = exc.message if isinstance(exc.detail, str) else "; ".join(exc.field_errors().values()) or exc.message
-        return await show(request, portal, wo, errors={invoice_field(message): readable(message)}, values=values,
-                          status=exc.status)
+        return await show(
+            request, portal, wo, errors={invoice_field(message): readable(message)}, values=values, status=exc.status
+        )
     return done(wo, "submit" if form.get("do") == "submit" else "save")
 
 
@@ -438,5 +533,10 @@ async def payments(request: Request, portal: PortalDep):
     need_role(portal, "provider")
     page = await portal.get("/payments", limit=LIST_MAX)
     ctx = {"nav": "payments", "payments": page["items"], "more": bool(page.get("next_cursor"))}
-    return render(request, "providers/payments.html", ctx, block="payments_part" if is_htmx(request) else None,
-                  headers={"Cache-Control": "no-store"})
+    return render(
+        request,
+        "providers/payments.html",
+        ctx,
+        block="payments_part" if is_htmx(request) else None,
+        headers={"Cache-Control": "no-store"},
+    )

@@ -9,6 +9,7 @@ may see the request at all is the API's decision: another tenant's request is it
 Each changing part of the page is a block of templates/request_page/page.html with its own address
 (/requests/{number}/part/{name}); it refreshes itself when live.py says this request changed. Every action is
 a plain form that POSTs and redirects back; htmx sends it in place and swaps the part it changed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -90,7 +91,7 @@ async def load(portal: Portal, number: str, parts: tuple[str, ...]) -> dict:
     if "status" in parts and portal.is_staff:
         alongside["providers"] = all_providers(portal)
     request_data, *answered = await asyncio.gather(request_and_its_own(portal, number, parts), *alongside.values())
-    return {**request_data, **dict(zip(alongside, answered))}
+    return {**request_data, **dict(zip(alongside, answered, strict=True))}
 
 
 async def request_and_its_own(portal: Portal, number: str, parts: tuple[str, ...]) -> dict:
@@ -107,7 +108,7 @@ async def request_and_its_own(portal: Portal, number: str, parts: tuple[str, ...
                 then["teams"] = optional(portal.get("/teams"))
         if not portal.is_customer and req.get("work_order_number") and status in DONE:
             then["invoice"] = optional(portal.get(f"/provider-invoices/{req['work_order_number']}"))
-    return {"req": req, **dict(zip(then, await asyncio.gather(*then.values())))}
+    return {"req": req, **dict(zip(then, await asyncio.gather(*then.values()), strict=True))}
 
 
 def context(request: Request, portal: Portal, number: str, data: dict, **extra) -> dict:
@@ -119,8 +120,9 @@ def context(request: Request, portal: Portal, number: str, data: dict, **extra) 
     providers = data.get("providers")
     provider_names = {p["id"]: p["name"] for p in providers or []}
     asset = data.get("asset")
-    recommendations = [{**r, "open": view.is_open(r, req)}
-                       for r in (data.get("recommendations") or {}).get("items", [])]
+    recommendations = [
+        {**r, "open": view.is_open(r, req)} for r in (data.get("recommendations") or {}).get("items", [])
+    ]
     focus = extra.get("focus_rec")
     if focus is not None:  # the emailed link's recommendation first
         recommendations.sort(key=lambda r: r["id"] != focus)
@@ -130,45 +132,71 @@ def context(request: Request, portal: Portal, number: str, data: dict, **extra) 
     acts = {name: allowed or name in errors for name, allowed in view.staff_actions(role, req).items()}
     ctx = {
         "nav": "requests" if customer else "work-orders" if portal.is_provider else "work-events",
-        "number": number, "req": req, "role": role, "staff": portal.is_staff, "is_provider": portal.is_provider,
+        "number": number,
+        "req": req,
+        "role": role,
+        "staff": portal.is_staff,
+        "is_provider": portal.is_provider,
         "live": f"fieldops:changed[detail.numbers.includes('{number}')||detail.numbers.includes('*')] from:body",
-        "asset": asset, "site": (asset or {}).get("site"), "customer": data.get("customer"),
+        "asset": asset,
+        "site": (asset or {}).get("site"),
+        "customer": data.get("customer"),
         "ribbon": view.ribbon(req, timeline),
         "chips": view.sla_chips(req) if portal.is_staff else [],
         "offer": view.offer_state(req, timeline, provider_names) if portal.is_staff else None,
         "provider_name": provider_names.get(req.get("provider_id")) if req.get("provider_id") else None,
-        "providers": providers or [], "providers_missing": portal.is_staff and providers is None,
+        "providers": providers or [],
+        "providers_missing": portal.is_staff and providers is None,
         "teams": (data.get("teams") or {}).get("items"),
         # The provider side of billing is never given to a customer's page, whatever the API answered.
         "invoice": None if customer else data.get("invoice"),
         "payment_reference": None if customer else req.get("payment_reference"),
         "temporal_url": f"{settings.temporal_ui}/namespaces/{settings.temporal_namespace}/workflows/"
-                        f"{names.request_workflow_id(number)}" if portal.is_staff else None,
-        "acts": acts, "any_staff_action": any(acts.values()),
+        f"{names.request_workflow_id(number)}"
+        if portal.is_staff
+        else None,
+        "acts": acts,
+        "any_staff_action": any(acts.values()),
         "may_cancel": view.may_cancel(role, status) or "cancel" in errors,
         "entries": view.timeline_entries(timeline, customer),
         "recommendations": recommendations,
-        "attachments": [a for a in (data.get("attachments") or {}).get("items", [])
-                        if not customer or a.get("kind") != "provider_invoice"],
-        "kind_words": view.ATTACHMENT_KIND_WORDS, "decision_words": view.DECISION_WORDS,
+        "attachments": [
+            a
+            for a in (data.get("attachments") or {}).get("items", [])
+            if not customer or a.get("kind") != "provider_invoice"
+        ],
+        "kind_words": view.ATTACHMENT_KIND_WORDS,
+        "decision_words": view.DECISION_WORDS,
         "invoice_status_words": view.INVOICE_STATUS_WORDS,
-        "new_key": form_key, "errors": {}, "values": {}, "tab": "timeline", "notice": None, "focus_rec": None,
+        "new_key": form_key,
+        "errors": {},
+        "values": {},
+        "tab": "timeline",
+        "notice": None,
+        "focus_rec": None,
         "partial": False,
     }
     ctx.update(extra)
     return ctx
 
 
-async def show(request: Request, portal: Portal, number: str, *, block: str | None = None, status_code: int = 200,
-               **extra):
+async def show(
+    request: Request, portal: Portal, number: str, *, block: str | None = None, status_code: int = 200, **extra
+):
     """The whole page, or one of its blocks (htmx), with what `extra` adds (errors, what was typed, a notice)."""
     parts = PARTS if block is None else {"composer": (), "note_saved": ("timeline",)}.get(block, (block,))
     data = await load(portal, number, parts)
     ctx = context(request, portal, number, data, partial=block is not None, **extra)
     if block is None:
         ctx["flash"] = request.session.pop(FLASH, None)
-    return render(request, PAGE, ctx, block=block, status_code=status_code,
-                  headers={"Cache-Control": "no-store", "Vary": "HX-Request"})
+    return render(
+        request,
+        PAGE,
+        ctx,
+        block=block,
+        status_code=status_code,
+        headers={"Cache-Control": "no-store", "Vary": "HX-Request"},
+    )
 
 
 def done(request: Request, number: str, message: str, anchor: str = ""):
@@ -218,8 +246,9 @@ async def download(number: str, attachment_id: str, portal: PortalDep):
     if not re.fullmatch(r"[0-9a-fA-F-]{1,64}", attachment_id):
         raise HTTPException(404, "There is no such page.")
     try:
-        answer = await portal.api.send("GET", f"/requests/{number}/attachments/{attachment_id}/download",
-                                       await portal.token())
+        answer = await portal.api.send(
+            "GET", f"/requests/{number}/attachments/{attachment_id}/download", await portal.token()
+        )
     except SignInRequired:
         portal.request.session.clear()
         raise
@@ -236,12 +265,22 @@ async def add_note(request: Request, number: str, portal: PortalDep):
     form = await request.form()
     body = str(form.get("body", "")).strip()
     error = "Write the note before adding it." if not body else None
-    if not error and (exc := await refused(portal.post(f"/requests/{number}/notes", {"body": body},
-                                                       idempotency_key=idempotency_key(form)))):
+    if not error and (
+        exc := await refused(
+            portal.post(f"/requests/{number}/notes", {"body": body}, idempotency_key=idempotency_key(form))
+        )
+    ):
         error = problem(exc, portal)
     if error:
-        return await show(request, portal, number, block="composer" if is_htmx(request) else None,
-                          status_code=422, errors={"note": error}, values={"note": body})
+        return await show(
+            request,
+            portal,
+            number,
+            block="composer" if is_htmx(request) else None,
+            status_code=422,
+            errors={"note": error},
+            values={"note": body},
+        )
     if is_htmx(request):
         # A fresh composer, and the timeline with the note in it.
         return await show(request, portal, number, block="note_saved", notice="Your note is added.")
@@ -258,15 +297,26 @@ async def respond(request: Request, number: str, rec_id: int, portal: PortalDep)
     error = None
     if decision not in DECISIONS:
         error = "Choose approve, decline or ask for clarification."
-    elif exc := await refused(portal.post(f"/requests/{number}/recommendations/{rec_id}/respond",
-                                          {"decision": decision, "comment": comment or None},
-                                          idempotency_key=idempotency_key(form))):
+    elif exc := await refused(
+        portal.post(
+            f"/requests/{number}/recommendations/{rec_id}/respond",
+            {"decision": decision, "comment": comment or None},
+            idempotency_key=idempotency_key(form),
+        )
+    ):
         error = problem(exc, portal)
     block = "recommendations" if is_htmx(request) else None
     if error:
-        return await show(request, portal, number, block=block, status_code=422 if decision not in DECISIONS
-                          else 409, errors={f"respond-{rec_id}": error}, focus_rec=rec_id,
-                          values={f"respond-{rec_id}": {"decision": decision, "comment": comment}})
+        return await show(
+            request,
+            portal,
+            number,
+            block=block,
+            status_code=422 if decision not in DECISIONS else 409,
+            errors={f"respond-{rec_id}": error},
+            focus_rec=rec_id,
+            values={f"respond-{rec_id}": {"decision": decision, "comment": comment}},
+        )
     message = f"Your answer is sent: you {DECISIONS[decision]}."
     if block:
         return await show(request, portal, number, block=block, notice=message)
@@ -281,11 +331,13 @@ async def cancel(request: Request, number: str, portal: PortalDep):
     error, code = None, 422
     if not reason:
         error = "Say why the request is cancelled."
-    elif exc := await refused(portal.post(f"/requests/{number}/cancel", {"reason": reason},
-                                          idempotency_key=idempotency_key(form))):
+    elif exc := await refused(
+        portal.post(f"/requests/{number}/cancel", {"reason": reason}, idempotency_key=idempotency_key(form))
+    ):
         error, code = problem(exc, portal), exc.status
-    return await after_action(request, portal, number, "cancel", error, code, "The request is cancelled.",
-                              {"reason": reason})
+    return await after_action(
+        request, portal, number, "cancel", error, code, "The request is cancelled.", {"reason": reason}
+    )
 
 
 # --- the operators' actions --------------------------------------------------------------------------
@@ -306,20 +358,31 @@ async def staff_action(request: Request, number: str, action: str, portal: Porta
         if not values["team_id"].isdigit():
             error = "Choose the team to offer it to."
         body["team_id"] = int(values["team_id"]) if values["team_id"].isdigit() else None
-    if not error and (exc := await refused(portal.post(f"/work-events/{number}/{action}", body,
-                                                       idempotency_key=idempotency_key(form)))):
+    if not error and (
+        exc := await refused(
+            portal.post(f"/work-events/{number}/{action}", body, idempotency_key=idempotency_key(form))
+        )
+    ):
         error, code = problem(exc, portal), exc.status
     return await after_action(request, portal, number, action, error, code, ACTIONS[action][1], values)
 
 
-async def after_action(request: Request, portal: Portal, number: str, action: str, error: str | None, code: int,
-                       message: str, values: dict):
+async def after_action(
+    request: Request, portal: Portal, number: str, action: str, error: str | None, code: int, message: str, values: dict
+):
     """An action's answer: the status part again (htmx) or the page (without JavaScript), with why it was
     refused beside the action, or what was done."""
     block = "status" if is_htmx(request) else None
     if error:
-        return await show(request, portal, number, block=block, status_code=code if 400 <= code < 500 else 422,
-                          errors={action: error}, values={action: values})
+        return await show(
+            request,
+            portal,
+            number,
+            block=block,
+            status_code=code if 400 <= code < 500 else 422,
+            errors={action: error},
+            values={action: values},
+        )
     if block:
         return await show(request, portal, number, block=block, notice=message)
     return done(request, number, message)

@@ -3,10 +3,11 @@
 The ribbon, the SLA chips, the offer's state, the timeline in people's words, and refusals (409s) in words. A
 customer's page never shows the provider side of billing: the API already leaves it out of a customer's answers
 (API.md, "What a customer sees"), and these functions leave it out again (`customer=True`)."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from services.web.templating import money, when
@@ -19,8 +20,12 @@ ROLE_WORDS = wording.ROLE_WORDS
 DECISION_WORDS = {"approve": "Approved", "decline": "Declined", "clarify": "Asked for clarification"}
 OFFER_WORDS = {"provider": "a provider", "team": "a provider team", "marketplace": "the marketplace"}
 ATTACHMENT_KIND_WORDS = {"photo": "Photo", "document": "Document", "provider_invoice": "Provider's invoice copy"}
-INVOICE_STATUS_WORDS = {"draft": "Being written by the provider", "submitted": "Submitted",
-                        "approved": "Approved for payment", "paid": "Paid"}
+INVOICE_STATUS_WORDS = {
+    "draft": "Being written by the provider",
+    "submitted": "Submitted",
+    "approved": "Approved for payment",
+    "paid": "Paid",
+}
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -33,7 +38,7 @@ def parse_time(value: Any) -> datetime | None:
             moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def span_words(seconds: float) -> str:
@@ -57,8 +62,11 @@ def ribbon(req: dict, timeline: list[dict] | None = None) -> list[dict]:
     """The steps of the status ribbon, each {label, state: done|skipped|current|todo}. Ready for Return only for
     walk-ins. A step passed without stopping there (no parts awaited, say) is 'skipped' when the timeline says
     so. A cancelled request shows the steps it had reached and a last step 'Cancelled'."""
-    steps = [(label, statuses) for label, statuses in wording.RIBBON
-             if label != "Ready for Return" or req.get("kind") == "walk_in"]
+    steps = [
+        (label, statuses)
+        for label, statuses in wording.RIBBON
+        if label != "Ready for Return" or req.get("kind") == "walk_in"
+    ]
     status = req["status"]
     cancelled = status == "cancelled"
     if cancelled:
@@ -88,14 +96,17 @@ def previous_of_cancel(timeline: list[dict]) -> str | None:
 def sla_chips(req: dict, now: datetime | None = None) -> list[dict]:
     """The operators' SLA chips, each {text, tone: ok|warn|bad}: acceptance and due countdowns in words, and
     the breach flag."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     chips: list[dict] = []
     status = req["status"]
     accept_by = parse_time(req.get("accept_by"))
     if status == "waiting_acceptance" and accept_by:
         left = (accept_by - now).total_seconds()
-        chips.append({"text": f"Acceptance due in {span_words(left)}", "tone": "warn" if left < 3600 else "ok"}
-                     if left > 0 else {"text": f"Acceptance overdue by {span_words(left)}", "tone": "bad"})
+        chips.append(
+            {"text": f"Acceptance due in {span_words(left)}", "tone": "warn" if left < 3600 else "ok"}
+            if left > 0
+            else {"text": f"Acceptance overdue by {span_words(left)}", "tone": "bad"}
+        )
     due_at = parse_time(req.get("due_at"))
     if due_at and status not in DONE and status != "cancelled":
         left = (due_at - now).total_seconds()
@@ -121,8 +132,13 @@ def offer_state(req: dict, timeline: list[dict], provider_names: dict[int, str])
         return "No offer: the request is cancelled."
     if req.get("provider_id") is not None and status not in BEFORE_ACCEPT:
         return f"Accepted by {provider_names.get(req['provider_id'], 'provider #' + str(req['provider_id']))}."
-    offers = [e for e in timeline if e["kind"] == "status_change" and e.get("status") == "waiting_acceptance"
-              and (e.get("detail") or {}).get("offer_kind")]
+    offers = [
+        e
+        for e in timeline
+        if e["kind"] == "status_change"
+        and e.get("status") == "waiting_acceptance"
+        and (e.get("detail") or {}).get("offer_kind")
+    ]
     last = offers[-1] if offers else None
     if status == "waiting_acceptance" and last:
         to = OFFER_WORDS.get(last["detail"]["offer_kind"], "a provider")
@@ -143,10 +159,14 @@ def offer_state(req: dict, timeline: list[dict], provider_names: dict[int, str])
 
 
 # --- refusals in words --------------------------------------------------------------------------------
-_REFUSAL = re.compile(r"^cannot (?P<action>.+?) (?P<number>SR-\d+): its status is (?P<status>[a-z_]+)"
-                      r"(?: \((?P<why>.*)\))?$")
-_BILLING = re.compile(r"^cannot (?P<action>.+?) (?P<number>SR-\d+): its billing status is (?:already )?"
-                      r"(?P<billing>[a-z_]+) \(status [a-z_]+\)$")
+_REFUSAL = re.compile(
+    r"^cannot (?P<action>.+?) (?P<number>SR-\d+): its status is (?P<status>[a-z_]+)"
+    r"(?: \((?P<why>.*)\))?$"
+)
+_BILLING = re.compile(
+    r"^cannot (?P<action>.+?) (?P<number>SR-\d+): its billing status is (?:already )?"
+    r"(?P<billing>[a-z_]+) \(status [a-z_]+\)$"
+)
 
 
 def refusal_words(message: str, customer: bool) -> str:
@@ -156,8 +176,10 @@ def refusal_words(message: str, customer: bool) -> str:
         why = f" ({m['why']})" if m["why"] else ""
         return f"This cannot be done now: {m['number']} is “{said}”{why}."
     if m := _BILLING.match(message.strip()):
-        return (f"This cannot be done now: the billing of {m['number']} is already "
-                f"“{wording.BILLING_WORDS.get(m['billing'], m['billing'])}”.")
+        return (
+            f"This cannot be done now: the billing of {m['number']} is already "
+            f"“{wording.BILLING_WORDS.get(m['billing'], m['billing'])}”."
+        )
     text = message.strip().removeprefix("Value error, ").replace("provider_id", "the provider")
     text = text.replace("team_id", "the team")
     text = text[:1].upper() + text[1:]
@@ -187,7 +209,7 @@ def status_headline(entry: dict, customer: bool) -> str:
     if status == "waiting_acceptance":
         if customer:
             return "Offered to a technician"
-        return f"Offered to {OFFER_WORDS.get(detail.get('offer_kind'), 'a provider')}"
+        return f"Offered to {OFFER_WORDS.get(detail.get('offer_kind', ''), 'a provider')}"
     if status == "accepted":
         return "Accepted by a technician"
     if status == "scheduled":
@@ -215,8 +237,11 @@ def entry_lines(entry: dict, customer: bool) -> list[tuple[str, str]]:
     """The labelled facts of an entry worth a line: (label, text)."""
     detail = entry.get("detail") or {}
     lines: list[tuple[str, str]] = []
-    hidden = customer_view.HIDDEN_DETAIL_KEYS if customer and entry["kind"] not in customer_view.OWN_BILLING_KINDS \
+    hidden = (
+        customer_view.HIDDEN_DETAIL_KEYS
+        if customer and entry["kind"] not in customer_view.OWN_BILLING_KINDS
         else frozenset()
+    )
     if detail.get("scheduled_for"):
         lines.append(("For", when(detail["scheduled_for"])))
     if not customer and detail.get("work_order_number") and entry["kind"] in ("status_change", "decline"):
@@ -249,8 +274,16 @@ def timeline_entries(items: list[dict], customer: bool) -> list[dict]:
             entry = raw
         kind = entry["kind"]
         detail = entry.get("detail") or {}
-        item = {"id": entry["id"], "at": entry.get("at"), "who": who(entry), "kind": kind, "lines": [],
-                "body": None, "file": None, "tone": ""}
+        item = {
+            "id": entry["id"],
+            "at": entry.get("at"),
+            "who": who(entry),
+            "kind": kind,
+            "lines": [],
+            "body": None,
+            "file": None,
+            "tone": "",
+        }
         if kind == "status_change":
             item["headline"] = status_headline(entry, customer)
             item["lines"] = entry_lines(entry, customer)
@@ -259,7 +292,7 @@ def timeline_entries(items: list[dict], customer: bool) -> list[dict]:
             item["headline"] = "Note"
             item["body"] = detail.get("body", "")
         elif kind == "attachment":
-            item["headline"] = f"{ATTACHMENT_KIND_WORDS.get(detail.get('kind'), 'File')} added"
+            item["headline"] = f"{ATTACHMENT_KIND_WORDS.get(detail.get('kind', ''), 'File')} added"
             item["file"] = {"id": detail.get("attachment_id"), "filename": detail.get("filename", "file")}
         elif kind == "recommendation":
             item["headline"] = f"Recommendation: {detail.get('summary', '')}"
@@ -268,7 +301,7 @@ def timeline_entries(items: list[dict], customer: bool) -> list[dict]:
             if detail.get("notes"):
                 item["lines"].append(("Notes", str(detail["notes"])))
         elif kind == "response":
-            decision = DECISION_WORDS.get(detail.get("decision"), detail.get("decision", ""))
+            decision = DECISION_WORDS.get(detail.get("decision", ""), detail.get("decision", ""))
             item["headline"] = f"Recommendation answered: {decision}"
             item["body"] = detail.get("comment") or None
         elif kind == "reminder":

@@ -5,6 +5,7 @@ filtered list as CSV. Dispatchers and admins route and pay; accounts receivable 
 The rows refresh themselves when any request changes (live.py); the bulk form is a plain POST, so selecting rows
 and applying an action works from the keyboard and without JavaScript (static/work_events.js adds "select all
 on this page" and the count of the selected)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from services.web.client import ApiError
@@ -34,8 +35,12 @@ BILLING = ("accounts_receivable",)
 PAGE_SIZE = 25
 EXPORT_PAGE = 200  # the API's largest page: the export walks every page of the filter
 PICKER_SIZE = 200  # customers and providers offered in the filter's and the bulk form's pickers
-SORTS = {"-created_at": "Newest first", "created_at": "Oldest first", "-updated_at": "Recently updated first",
-         "updated_at": "Least recently updated first"}
+SORTS = {
+    "-created_at": "Newest first",
+    "created_at": "Oldest first",
+    "-updated_at": "Recently updated first",
+    "updated_at": "Least recently updated first",
+}
 SLA_WORDS = {"yes": "SLA breached", "no": "Within SLA"}
 NUMBER = re.compile(r"^SR-\d{6,}$")
 
@@ -98,20 +103,31 @@ class Filters:
     sort: str = "-created_at"
 
     @classmethod
-    def parse(cls, params: Mapping[str, str]) -> "Filters":
+    def parse(cls, params: Mapping[str, str]) -> Filters:
         get = lambda name: str(params.get(name) or "").strip()  # noqa: E731
         return cls(
-            q=get("q")[:200], bucket=_choice(get("bucket"), BUCKETS), status=_choice(get("status"), wording.STATUS_WORDS),
-            priority=_choice(get("priority"), wording.PRIORITY_WORDS), customer_id=_id(get("customer_id")),
-            provider_id=_id(get("provider_id")), created_from=_day(get("created_from")),
-            created_to=_day(get("created_to")), due_from=_day(get("due_from")), due_to=_day(get("due_to")),
-            sla=_choice(get("sla"), SLA_WORDS), billing=_choice(get("billing"), wording.BILLING_WORDS),
-            sort=_choice(get("sort"), SORTS) or "-created_at")
+            q=get("q")[:200],
+            bucket=_choice(get("bucket"), BUCKETS),
+            status=_choice(get("status"), wording.STATUS_WORDS),
+            priority=_choice(get("priority"), wording.PRIORITY_WORDS),
+            customer_id=_id(get("customer_id")),
+            provider_id=_id(get("provider_id")),
+            created_from=_day(get("created_from")),
+            created_to=_day(get("created_to")),
+            due_from=_day(get("due_from")),
+            due_to=_day(get("due_to")),
+            sla=_choice(get("sla"), SLA_WORDS),
+            billing=_choice(get("billing"), wording.BILLING_WORDS),
+            sort=_choice(get("sort"), SORTS) or "-created_at",
+        )
 
     def query(self) -> dict[str, str]:
         """The address's query: only what is set (and the sort when it is not the default)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if getattr(self, f.name) and not (f.name == "sort" and self.sort == "-created_at")}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) and not (f.name == "sort" and self.sort == "-created_at")
+        }
 
     @property
     def active(self) -> int:
@@ -125,11 +141,20 @@ class Filters:
         return stage
 
     def api_params(self) -> dict[str, Any]:
-        return {"q": self.q, "status": self.statuses() or None, "priority": self.priority,
-                "customer_id": self.customer_id, "provider_id": self.provider_id,
-                "created_from": self.created_from, "created_to": self.created_to, "due_from": self.due_from,
-                "due_to": self.due_to, "sla_breached": {"yes": "true", "no": "false"}.get(self.sla),
-                "billing_status": self.billing, "sort": self.sort}
+        return {
+            "q": self.q,
+            "status": self.statuses() or None,
+            "priority": self.priority,
+            "customer_id": self.customer_id,
+            "provider_id": self.provider_id,
+            "created_from": self.created_from,
+            "created_to": self.created_to,
+            "due_from": self.due_from,
+            "due_to": self.due_to,
+            "sla_breached": {"yes": "true", "no": "false"}.get(self.sla),
+            "billing_status": self.billing,
+            "sort": self.sort,
+        }
 
     def impossible(self) -> bool:
         return self.statuses() == []
@@ -148,11 +173,14 @@ def described(filters: Filters, customers: dict[int, str], providers: dict[int, 
         said.append(f"Priority: {wording.PRIORITY_WORDS[filters.priority]}")
     if filters.provider_id:
         said.append(f"Provider: {providers.get(int(filters.provider_id), 'provider ' + filters.provider_id)}")
-    for label, first, last in (("Created", filters.created_from, filters.created_to),
-                               ("Due", filters.due_from, filters.due_to)):
+    for label, first, last in (
+        ("Created", filters.created_from, filters.created_to),
+        ("Due", filters.due_from, filters.due_to),
+    ):
         if first or last:
-            said.append(f"{label}: {when(first, False) if first else 'any time'} to "
-                        f"{when(last, False) if last else 'any time'}")
+            said.append(
+                f"{label}: {when(first, False) if first else 'any time'} to {when(last, False) if last else 'any time'}"
+            )
     if filters.sla:
         said.append(SLA_WORDS[filters.sla])
     if filters.billing:
@@ -172,7 +200,7 @@ async def _nothing(value: Any) -> Any:
     return value
 
 
-NO_ROWS = {"items": [], "next_cursor": None}
+NO_ROWS: dict[str, Any] = {"items": [], "next_cursor": None}
 
 
 async def customer_names(portal: Portal, ids: set[int], known: dict[int, str]) -> dict[int, str]:
@@ -184,8 +212,9 @@ async def customer_names(portal: Portal, ids: set[int], known: dict[int, str]) -
     return {**known, **{c["id"]: c["name"] for c in found["items"]}}
 
 
-async def list_context(portal: Portal, filters: Filters, cursor: str = "", selected: set[str] | None = None,
-                       bulk: dict | None = None) -> dict:
+async def list_context(
+    portal: Portal, filters: Filters, cursor: str = "", selected: set[str] | None = None, bulk: dict | None = None
+) -> dict:
     """Everything the work-events screen shows: one page of rows, the pickers, the bulk form's state."""
     await portal.token()  # renew the session's token once, before the calls below run side by side
     routing = portal.role in DISPATCH
@@ -202,8 +231,10 @@ async def list_context(portal: Portal, filters: Filters, cursor: str = "", selec
         if exc.status != 400 or not cursor:
             raise
         # A cursor from an old bookmark or a changed sort: start again at the first page.
-        return {**await list_context(portal, filters, "", selected, bulk),
-                "notice": "That page of the list is gone; here is the first page."}
+        return {
+            **await list_context(portal, filters, "", selected, bulk),
+            "notice": "That page of the list is gone; here is the first page.",
+        }
     rows = page["items"]
     customer_words = {c["id"]: c["name"] for c in customers}
     wanted = {r["customer_id"] for r in rows} | ({int(filters.customer_id)} if filters.customer_id else set())
@@ -213,16 +244,29 @@ async def list_context(portal: Portal, filters: Filters, cursor: str = "", selec
     providers = sorted(providers, key=lambda p: p["name"].lower())
     here = filters.query()
     return {
-        "nav": "work-events", "rows": rows, "filters": filters, "notice": None, "cursor": cursor,
-        "customer_words": customer_words, "customer_options": customer_options,
-        "provider_words": provider_words, "providers": providers,
+        "nav": "work-events",
+        "rows": rows,
+        "filters": filters,
+        "notice": None,
+        "cursor": cursor,
+        "customer_words": customer_words,
+        "customer_options": customer_options,
+        "provider_words": provider_words,
+        "providers": providers,
         "provider_options": [(p["id"], p["name"]) for p in providers],
-        "teams": teams, "buckets": wording.BUCKET_WORDS, "status_words_all": wording.STATUS_WORDS,
-        "priority_words": wording.PRIORITY_WORDS, "billing_words": wording.BILLING_WORDS, "sla_words": SLA_WORDS,
-        "sorts": SORTS, "described": described(filters, customer_words, provider_words),
-        "actions": actions_for(portal.role), "selected": selected or set(),
+        "teams": teams,
+        "buckets": wording.BUCKET_WORDS,
+        "status_words_all": wording.STATUS_WORDS,
+        "priority_words": wording.PRIORITY_WORDS,
+        "billing_words": wording.BILLING_WORDS,
+        "sla_words": SLA_WORDS,
+        "sorts": SORTS,
+        "described": described(filters, customer_words, provider_words),
+        "actions": actions_for(portal.role),
+        "selected": selected or set(),
         "bulk": {"action": "", "provider_id": "", "team_id": "", "reason": "", "errors": {}, **(bulk or {})},
-        "back": urlencode(here), "this_query": {**here, **({"cursor": cursor} if cursor else {})},
+        "back": urlencode(here),
+        "this_query": {**here, **({"cursor": cursor} if cursor else {})},
         "first_query": here,
         "next_query": {**here, "cursor": page["next_cursor"]} if page.get("next_cursor") else None,
         "export_query": urlencode(here),
@@ -240,15 +284,24 @@ async def work_events(request: Request, portal: PortalDep, cursor: str = ""):
     # The live refresh sends the ticked rows along, so they stay ticked.
     selected = {n for n in request.query_params.getlist("numbers") if NUMBER.match(n)}
     ctx = await list_context(portal, filters, cursor, selected)
-    return render(request, "work_events/list.html", ctx, block="rows" if is_htmx(request) else None,
-                  headers={"Vary": "HX-Request", "Cache-Control": "no-store"})
+    return render(
+        request,
+        "work_events/list.html",
+        ctx,
+        block="rows" if is_htmx(request) else None,
+        headers={"Vary": "HX-Request", "Cache-Control": "no-store"},
+    )
 
 
 # --- the bulk action -----------------------------------------------------------------------------------------
-_REFUSAL = re.compile(r"^cannot (?P<action>.+?) (?P<number>SR-\d+): its status is (?P<status>[a-z_]+)"
-                      r"(?: \((?P<why>.*)\))?$")
-_BILLING = re.compile(r"^cannot (?P<action>.+?) (?P<number>SR-\d+): its billing status is (?:already )?"
-                      r"(?P<billing>[a-z_]+)(?: \(status [a-z_]+\))?$")
+_REFUSAL = re.compile(
+    r"^cannot (?P<action>.+?) (?P<number>SR-\d+): its status is (?P<status>[a-z_]+)"
+    r"(?: \((?P<why>.*)\))?$"
+)
+_BILLING = re.compile(
+    r"^cannot (?P<action>.+?) (?P<number>SR-\d+): its billing status is (?:already )?"
+    r"(?P<billing>[a-z_]+)(?: \(status [a-z_]+\))?$"
+)
 
 
 def why_not(detail: str) -> str:
@@ -284,7 +337,7 @@ def bulk_errors(action: Action | None, numbers: list[str], provider_id: str, tea
 async def bulk_action(request: Request, portal: PortalDep):
     need_role(portal, *OPERATORS)
     form = await request.form()
-    numbers = list(dict.fromkeys(n for n in form.getlist("numbers") if NUMBER.match(str(n))))
+    numbers = list(dict.fromkeys(n for n in form.getlist("numbers") if isinstance(n, str) and NUMBER.match(n)))
     name = str(form.get("action") or "")
     action = actions_for(portal.role).get(name)
     provider_id, team_id = _id(str(form.get("provider_id") or "")), _id(str(form.get("team_id") or ""))
@@ -293,12 +346,15 @@ async def bulk_action(request: Request, portal: PortalDep):
     chosen = {"action": name if action else "", "provider_id": provider_id, "team_id": team_id, "reason": reason}
 
     async def show_list(errors: dict, status: int):
-        ctx = await list_context(portal, Filters.parse(dict(parse_qsl(back))), "", set(numbers),
-                                 {**chosen, "errors": errors})
+        ctx = await list_context(
+            portal, Filters.parse(dict(parse_qsl(back))), "", set(numbers), {**chosen, "errors": errors}
+        )
         return render(request, "work_events/list.html", ctx, status_code=status)
 
     if errors := bulk_errors(action, numbers, provider_id, team_id, reason):
         return await show_list(errors, 422)
+    if action is None:  # bulk_errors has answered it already
+        raise HTTPException(422, "Choose what to do with the selected requests.")
     body: dict[str, Any] = {"action": name, "numbers": numbers}
     if action.needs == "provider":
         body["provider_id"] = int(provider_id)
@@ -313,8 +369,9 @@ async def bulk_action(request: Request, portal: PortalDep):
             raise
         field = {"provider": "provider_id", "team": "team_id", "reason": "reason"}.get(action.needs or "", "action")
         return await show_list({field: why_not(exc.message)}, exc.status)
-    results = [{**r, "why": None if r.get("ok") else why_not(str(r.get("detail") or "not done"))}
-               for r in answer["results"]]
+    results = [
+        {**r, "why": None if r.get("ok") else why_not(str(r.get("detail") or "not done"))} for r in answer["results"]
+    ]
     failed = [r["number"] for r in results if not r["ok"]]
     target = None
     if action.needs == "provider":
@@ -323,9 +380,18 @@ async def bulk_action(request: Request, portal: PortalDep):
         target = await _named(portal.get("/teams"), team_id) or f"team {team_id}"
     # The billing flags change the customer's billing, not the status: the results say the billing.
     billing = {"invoiced": "invoiced", "invoice-not-required": "not_required"}.get(name)
-    ctx = {"nav": "work-events", "action": action, "action_name": name, "target": target, "results": results,
-           "billing_after": wording.BILLING_WORDS[billing] if billing else None,
-           "failed": failed, "done": len(results) - len(failed), "chosen": chosen, "back": back}
+    ctx = {
+        "nav": "work-events",
+        "action": action,
+        "action_name": name,
+        "target": target,
+        "results": results,
+        "billing_after": wording.BILLING_WORDS[billing] if billing else None,
+        "failed": failed,
+        "done": len(results) - len(failed),
+        "chosen": chosen,
+        "back": back,
+    }
     return render(request, "work_events/results.html", ctx)
 
 
@@ -338,8 +404,20 @@ async def _named(call, wanted: str) -> str | None:
 
 
 # --- CSV export ------------------------------------------------------------------------------------------------
-CSV_COLUMNS = ("Number", "Customer", "Summary", "Kind", "Status", "Priority", "Provider", "Work order", "Billing",
-               "SLA breached", "Created (UTC)", "Due (UTC)")
+CSV_COLUMNS = (
+    "Number",
+    "Customer",
+    "Summary",
+    "Kind",
+    "Status",
+    "Priority",
+    "Provider",
+    "Work order",
+    "Billing",
+    "SLA breached",
+    "Created (UTC)",
+    "Due (UTC)",
+)
 
 
 def csv_line(values) -> str:
@@ -350,13 +428,20 @@ def csv_line(values) -> str:
 
 def csv_row(r: dict, customers: dict[int, str], providers: dict[int, str]) -> list[str]:
     provider = r.get("provider_id")
-    return [r["number"], customers.get(r["customer_id"], str(r["customer_id"])), r["summary"],
-            wording.KIND_WORDS.get(r["kind"], r["kind"]), wording.status_words(r["status"]),
-            wording.PRIORITY_WORDS.get(r["priority"], r["priority"]),
-            providers.get(provider, str(provider)) if provider else "", r.get("work_order_number") or "",
-            wording.BILLING_WORDS.get(r["billing_status"], r["billing_status"]),
-            "yes" if r.get("sla_breached") else "no", (r.get("created_at") or "")[:16].replace("T", " "),
-            (r.get("due_at") or "")[:16].replace("T", " ")]
+    return [
+        r["number"],
+        customers.get(r["customer_id"], str(r["customer_id"])),
+        r["summary"],
+        wording.KIND_WORDS.get(r["kind"], r["kind"]),
+        wording.status_words(r["status"]),
+        wording.PRIORITY_WORDS.get(r["priority"], r["priority"]),
+        providers.get(provider, str(provider)) if provider else "",
+        r.get("work_order_number") or "",
+        wording.BILLING_WORDS.get(r["billing_status"], r["billing_status"]),
+        "yes" if r.get("sla_breached") else "no",
+        (r.get("created_at") or "")[:16].replace("T", " "),
+        (r.get("due_at") or "")[:16].replace("T", " "),
+    ]
 
 
 async def all_providers(portal: Portal) -> dict[int, str]:
@@ -378,11 +463,13 @@ async def export_csv(request: Request, portal: PortalDep):
     params = {**filters.api_params(), "limit": EXPORT_PAGE}
     await portal.token()  # renewed now: the session cookie cannot change once the stream has begun
     first, providers = await asyncio.gather(
-        _nothing(NO_ROWS) if filters.impossible() else portal.get("/work-events", **params), all_providers(portal))
+        _nothing(NO_ROWS) if filters.impossible() else portal.get("/work-events", **params), all_providers(portal)
+    )
 
     async def lines() -> AsyncIterator[str]:
         yield "\ufeff" + csv_line(CSV_COLUMNS)  # the BOM lets spreadsheet programs read the names' accents
-        page, customers = first, {}
+        page = first
+        customers: dict[int, str] = {}
         while True:
             customers = await customer_names(portal, {r["customer_id"] for r in page["items"]}, customers)
             for r in page["items"]:
@@ -392,5 +479,8 @@ async def export_csv(request: Request, portal: PortalDep):
             page = await portal.get("/work-events", **params, cursor=page["next_cursor"])
 
     stamp = date.today().isoformat()
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="work-events-{stamp}.csv"', "Cache-Control": "no-store"})
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="work-events-{stamp}.csv"', "Cache-Control": "no-store"},
+    )

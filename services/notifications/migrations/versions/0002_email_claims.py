@@ -3,22 +3,23 @@
 Revision ID: 0002
 Revises: 0001
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
+
 import shared.db
 
-
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('emails', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('claimed_at', shared.db.UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("emails", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("claimed_at", shared.db.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('emails', schema=None) as batch_op:
-        batch_op.drop_column('claimed_at')
+    with op.batch_alter_table("emails", schema=None) as batch_op:
+        batch_op.drop_column("claimed_at")
