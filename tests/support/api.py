@@ -163,6 +163,21 @@ async def wait_for(check, timeout: float = 30, interval: float = 0.2):
         await asyncio.sleep(interval)
 
 
+# The statuses a request passes through on the way `lifecycle` drives it, in order (as operators see them).
+PAID_PATH = [
+    "draft",
+    "published",
+    "waiting_acceptance",
+    "accepted",
+    "scheduled",
+    "in_progress",
+    "completed",
+    "invoice_submitted",
+    "payment_approved",
+    "paid",
+]
+
+
 async def lifecycle(
     api: Api, cast: Cast, invoice_number: str = "INV1001", timings: list[float] | None = None, pay: bool = True
 ) -> dict:

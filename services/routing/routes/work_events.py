@@ -33,18 +33,6 @@ async def bulk(body: BulkIn, user: CurrentUser, db: SessionDep, temporal: Tempor
     return BulkOut(results=results)
 
 
-@router.post("/work-events/{number}/publish", tags=["work-events"], **TRANSITION)
-async def publish(
-    number: str,
-    user: CurrentUser,
-    db: SessionDep,
-    temporal: TemporalDep,
-    body: NotesIn | None = None,
-    key: IdempotencyKey = None,
-):
-    return await single(db, temporal, user, "publish", number, notes=body.notes if body else None, key=key)
-
-
 @router.post("/work-events/{number}/assign", tags=["work-events"], **TRANSITION)
 async def assign(
     number: str, body: AssignIn, user: CurrentUser, db: SessionDep, temporal: TemporalDep, key: IdempotencyKey = None
@@ -64,18 +52,6 @@ async def assign_team(
     return await single(db, temporal, user, "assign-team", number, team_id=body.team_id, notes=body.notes, key=key)
 
 
-@router.post("/work-events/{number}/send-to-marketplace", tags=["work-events"], **TRANSITION)
-async def send_to_marketplace(
-    number: str,
-    user: CurrentUser,
-    db: SessionDep,
-    temporal: TemporalDep,
-    body: NotesIn | None = None,
-    key: IdempotencyKey = None,
-):
-    return await single(db, temporal, user, "send-to-marketplace", number, notes=body.notes if body else None, key=key)
-
-
 @router.post("/work-events/{number}/delete", tags=["work-events"], **TRANSITION)
 async def delete(
     number: str,
@@ -88,37 +64,22 @@ async def delete(
     return await single(db, temporal, user, "delete", number, reason=body.reason if body else None, key=key)
 
 
-@router.post("/work-events/{number}/approve-payment", tags=["work-events"], **TRANSITION)
-async def approve_payment(
-    number: str,
-    user: CurrentUser,
-    db: SessionDep,
-    temporal: TemporalDep,
-    body: NotesIn | None = None,
-    key: IdempotencyKey = None,
-):
-    return await single(db, temporal, user, "approve-payment", number, notes=body.notes if body else None, key=key)
+def _notes_route(action: str) -> None:
+    """A work-event action that takes nothing but optional notes: one route each, built alike."""
+
+    async def route(
+        number: str,
+        user: CurrentUser,
+        db: SessionDep,
+        temporal: TemporalDep,
+        body: NotesIn | None = None,
+        key: IdempotencyKey = None,
+    ):
+        return await single(db, temporal, user, action, number, notes=body.notes if body else None, key=key)
+
+    route.__name__ = action.replace("-", "_")  # the operation ids stay those of named functions
+    router.post(f"/work-events/{{number}}/{action}", tags=["work-events"], **TRANSITION)(route)
 
 
-@router.post("/work-events/{number}/invoiced", tags=["work-events"], **TRANSITION)
-async def invoiced(
-    number: str,
-    user: CurrentUser,
-    db: SessionDep,
-    temporal: TemporalDep,
-    body: NotesIn | None = None,
-    key: IdempotencyKey = None,
-):
-    return await single(db, temporal, user, "invoiced", number, notes=body.notes if body else None, key=key)
-
-
-@router.post("/work-events/{number}/invoice-not-required", tags=["work-events"], **TRANSITION)
-async def invoice_not_required(
-    number: str,
-    user: CurrentUser,
-    db: SessionDep,
-    temporal: TemporalDep,
-    body: NotesIn | None = None,
-    key: IdempotencyKey = None,
-):
-    return await single(db, temporal, user, "invoice-not-required", number, notes=body.notes if body else None, key=key)
+for _action in ("publish", "send-to-marketplace", "approve-payment", "invoiced", "invoice-not-required"):
+    _notes_route(_action)
