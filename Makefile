@@ -35,7 +35,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: install browser lint
-	$(PYTHON) -m pytest -q -p no:cacheprovider
+	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15
 
 bench: install
 	$(PYTHON) bench/lifecycle.py --lifecycles 20 --concurrency 4

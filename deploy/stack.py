@@ -55,6 +55,7 @@ TEMPORAL_DYNAMIC_CONFIG = {
 # A component that dies is started again after 1 s, then 2, 4 ... up to 30 s while it keeps dying soon after
 # starting; one that stayed up a minute starts over from 1 s.
 BACKOFF_FIRST, BACKOFF_MAX, STABLE_AFTER = 1.0, 30.0, 60.0
+KEEP_ALIVE = 120  # seconds an idle connection to a service stays open (see _service)
 # uvicorn's drain on SIGTERM: in-flight requests get this long before their connections are closed; then the
 # lifespan lets running activities finish (shared/service_app.py ACTIVITY_GRACE). Stopping waits for both.
 REQUEST_GRACE = 10
@@ -270,6 +271,10 @@ class Stack:
                 "info",
                 "--timeout-graceful-shutdown",
                 str(REQUEST_GRACE),
+                # Longer than the gateway keeps an idle connection (Traefik: 90 s), so the gateway always closes
+                # first: a connection uvicorn dropped just as Traefik reused it answered a POST or PUT with 502.
+                "--timeout-keep-alive",
+                str(KEEP_ALIVE),
             ],
             f"{s.service_url(name)}/healthz",
             listen=(s.host, s.service_port(name)),

@@ -62,7 +62,33 @@ def running_stack(name: str, offset: int, extra: dict[str, str] | None = None):
         yield running
     finally:
         running.stack.stop()
+        keep_logs(name, data / "logs")
         shutil.rmtree(data, ignore_errors=True)
+
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / ".artifacts"
+LOG_PROBLEM = ("Traceback", '"level": "ERROR"', '"level": "CRITICAL"', "exited with", "restarting")
+
+
+def keep_logs(name: str, logs: Path) -> None:
+    """A stack's logs outlive its data folder (.artifacts/logs/<stack>/): a failure can be read afterwards."""
+    if logs.is_dir():
+        target = ARTIFACTS / "logs" / name
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(logs, target, dirs_exist_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """On a red run, the stacks' own complaints are printed with the failures: a CI log then says why a service
+    answered 502 or 500, not only that it did."""
+    if exitstatus == 0 or not (ARTIFACTS / "logs").is_dir():
+        return
+    terminalreporter.section("stack logs: problems")
+    for log in sorted((ARTIFACTS / "logs").glob("*/*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        problems = [i for i, line in enumerate(lines) if any(mark in line for mark in LOG_PROBLEM)]
+        for i in problems[-5:]:
+            terminalreporter.write_line(f"{log.parent.name}/{log.name}: " + " | ".join(lines[i : i + 3])[:600])
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from sse_starlette.sse import EventSourceResponse
 
 from services.web.client import ApiClient, ApiError, ServiceDown, SignInRequired
-from services.web.session import Portal, PortalDep
+from services.web.session import Portal, current_portal
 
 log = logging.getLogger("fieldops.web.live")
 POLL_EVERY = 1.0  # seconds: a change shows within about this, well inside the 3 s the portal promises
@@ -100,12 +100,28 @@ class Hub:
         self.followers.clear()
 
 
+def _one_event(event: str, retry_ms: int | None = None) -> EventSourceResponse:
+    """A stream that says one thing and ends: an EventSource must always get an event stream, never the
+    sign-in page or an error page (the browser would abort it with a console error)."""
+
+    async def once():
+        yield {"event": event, "data": "{}", **({"retry": retry_ms} if retry_ms else {})}
+
+    return EventSourceResponse(once(), headers={"Cache-Control": "no-store"})
+
+
 @router.get("/live")
-async def live(request: Request, portal: PortalDep):
+async def live(request: Request):
     hub: Hub = request.app.state.live
     last = request.headers.get("last-event-id")
     after = int(last) if last and last.isdigit() else None
-    queue, cursor = await hub.subscribe(portal, after)
+    try:
+        portal = await current_portal(request)
+        queue, cursor = await hub.subscribe(portal, after)
+    except (SignInRequired, ApiError):
+        return _one_event("signed-out")
+    except ServiceDown:  # the page's EventSource comes back by itself once the backend answers again
+        return _one_event("waiting", retry_ms=int(POLL_EVERY * 3000))
 
     async def events():
         try:

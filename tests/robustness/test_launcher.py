@@ -48,12 +48,14 @@ class Launcher:
         for line in self.popen.stdout:
             self.lines.append(line.rstrip("\n"))
 
-    def wait_for(self, text: str, timeout: float = 600) -> None:
+    def wait_for(self, text: str, timeout: float = 600, after: int = 0) -> None:
+        """Waits for a line with `text` among the launcher's lines from index `after` on (earlier lines may
+        tell of an earlier, similar event)."""
         deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.lines):
+        while not any(text in line for line in self.lines[after:]):
             if self.popen.poll() is not None:
                 time.sleep(0.5)  # the last lines
-                if not any(text in line for line in self.lines):
+                if not any(text in line for line in self.lines[after:]):
                     raise AssertionError(f"the launcher exited ({self.popen.returncode}):\n" + "\n".join(self.lines))
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {text!r} in {timeout}s:\n" + "\n".join(self.lines))
