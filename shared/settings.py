@@ -29,7 +29,7 @@ SERVICES = ("intake", "routing", "invoicing", "notifications")
 
 
 def _seconds_or_iso(value: object) -> object:
-    # API.md: a clock takes seconds ("90") or an ISO 8601 duration ("PT24H"); pydantic parses the latter.
+    # docs/api.md: a clock takes seconds ("90") or an ISO 8601 duration ("PT24H"); pydantic parses the latter.
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return value

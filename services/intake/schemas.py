@@ -1,4 +1,4 @@
-"""Intake's public request and response bodies (API.md)."""
+"""Intake's public request and response bodies (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -354,7 +354,7 @@ def addressed(inp: RecordTransition, people: list[User]) -> list[Recipient]:
 
 
 def audiences_of(inp: RecordTransition) -> list[Audience]:
-    """Who hears of an event: the workflow's audiences, and the dispatchers on every decline (API.md), whatever
+    """Who hears of an event: the workflow's audiences, and the dispatchers on every decline (docs/api.md), whatever
     the offer was (the workflow names nobody for a marketplace decline)."""
     audiences = list(inp.audiences)
     if inp.event.kind == "decline" and "dispatchers" not in audiences:

@@ -1,5 +1,5 @@
 """Intake's answers as each caller sees them. A customer gets the customer's view that
-shared/contracts/customer_view.py decides (API.md, "What a customer sees"); operators and providers get
+shared/contracts/customer_view.py decides (docs/api.md, "What a customer sees"); operators and providers get
 everything. Every route that shows a request, its timeline or its attachments goes through here."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Provider invoice rules (API.md, the providers' quick reference). Each broken rule is named."""
+"""Provider invoice rules (docs/api.md, the providers' quick reference). Each broken rule is named."""
 
 from __future__ import annotations
 

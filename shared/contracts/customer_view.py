@@ -1,4 +1,4 @@
-"""What a customer sees of its requests: the one place that decides it (API.md, "What a customer sees").
+"""What a customer sees of its requests: the one place that decides it (docs/api.md, "What a customer sees").
 
 The operator sits between its customers and the providers: a provider invoices the operator and is paid by it,
 and that is none of the customer's business. So, to a customer,

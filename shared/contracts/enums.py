@@ -52,7 +52,7 @@ class OfferKind(StrEnum):
     marketplace = "marketplace"
 
 
-# The five dashboard buckets of API.md.
+# The five dashboard buckets of docs/api.md.
 BUCKETS: dict[str, tuple[Status, ...]] = {
     "draft": (Status.draft,),
     "published": (Status.published,),

@@ -20,7 +20,7 @@ STATUS_WORDS = {
     "cancelled": "Cancelled",
 }
 
-# What a customer reads: the provider-billing steps are "Completed" to them (API.md, "What a customer sees").
+# What a customer reads: the provider-billing steps are "Completed" to them (docs/api.md, "What a customer sees").
 CUSTOMER_STATUS_WORDS = {
     **STATUS_WORDS,
     "published": "Submitted",

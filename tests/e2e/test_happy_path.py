@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.support.api import PAID_PATH, lifecycle
 
 STATUS_EMAILS = PAID_PATH  # an email for every status change
-# The customer is not told of the provider's invoice and payment (API.md, "What a customer sees").
+# The customer is not told of the provider's invoice and payment (docs/api.md, "What a customer sees").
 CUSTOMER_STATUS_EMAILS = STATUS_EMAILS[: STATUS_EMAILS.index("completed") + 1]
 
 

@@ -19,7 +19,7 @@ ASSIGNABLE = {"published", "waiting_acceptance", "accepted", "scheduled"}
 PROVIDER_BILLING = {"invoice_submitted", "payment_approved", "paid"}
 DONE = {"completed"} | PROVIDER_BILLING
 
-# action -> the statuses in which API.md allows it (billing actions: while billing is still pending).
+# action -> the statuses in which docs/api.md allows it (billing actions: while billing is still pending).
 ALLOWED: dict[str, set[str]] = {
     "publish": {"draft"},
     "assign": ASSIGNABLE,
@@ -138,7 +138,7 @@ async def probe_refusals(
             continue  # the provider attaches and invoices only once it holds the request (before: a 404)
         response = await attempt(api, cast, action, number, wo, attachment_id, team_id)
         assert response.status_code == 409, (action, status, response.status_code, response.text)
-        # The customer reads the provider-billing statuses as completed (API.md, "What a customer sees").
+        # The customer reads the provider-billing statuses as completed (docs/api.md, "What a customer sees").
         named = "completed" if action == "customer-cancel" and status in PROVIDER_BILLING else status
         assert named in response.json()["detail"], (action, response.text)
         tried.append(action)

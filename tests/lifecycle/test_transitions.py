@@ -1,4 +1,4 @@
-"""Every transition and role of API.md's lifecycle table through the gateway, with a 409 naming the current status
+"""Every transition and role of docs/api.md's lifecycle table through the gateway, with a 409 naming the current status
 for every action a status does not allow."""
 
 from __future__ import annotations

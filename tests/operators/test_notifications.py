@@ -126,7 +126,7 @@ async def test_payments_reach_the_provider_and_never_the_customer(stack, api, ca
         n for n in (await cast.provider.get("/notifications"))["items"] if n["subject"] == f"Request {number} was paid"
     )
     assert f"Payment reference: {final['payment_reference']}" in paid["body"]
-    # The provider's invoice and payment are between the provider and the operator (API.md).
+    # The provider's invoice and payment are between the provider and the operator (docs/api.md).
     for told in (await subjects(cast.customer, number), await emailed(stack, cast.customer, number)):
         assert not [s for s in told if "provider" in s.lower() or "paid" in s], told
 

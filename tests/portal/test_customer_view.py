@@ -1,4 +1,4 @@
-"""What a customer sees (API.md, "What a customer sees"; issue 8, items 5 and 6), through the real stack.
+"""What a customer sees (docs/api.md, "What a customer sees"; issue 8, items 5 and 6), through the real stack.
 
 After a whole lifecycle the customer reads its request as `completed`, with no payment reference, provider invoice
 number or provider amounts, in every answer it gets and every email it receives, while the dispatcher and the

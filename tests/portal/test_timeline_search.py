@@ -80,7 +80,7 @@ async def test_timeline_holds_every_event_oldest_first_with_who_and_when(api, ca
         (invoice_copy, "provider_invoice"),
     ]
     # The operators and the provider see the same timeline; the customer the same without the provider's invoice
-    # and payment (API.md, "What a customer sees").
+    # and payment (docs/api.md, "What a customer sees").
     assert (await p.get(f"/requests/{number}/timeline"))["items"] == timeline
     own = (await c.get(f"/requests/{number}/timeline"))["items"]
     hidden = {

@@ -182,7 +182,7 @@ async def lifecycle(
     api: Api, cast: Cast, invoice_number: str = "INV1001", timings: list[float] | None = None, pay: bool = True
 ) -> dict:
     """Submission to payment and customer billing, through the gateway; returns the final request as the
-    dispatcher sees it (the customer sees `completed` and no payment reference: API.md, "What a customer sees").
+    dispatcher sees it (the customer sees `completed` and no payment reference: docs/api.md, "What a customer sees").
     `timings` collects the latency of each lifecycle action (seconds)."""
     loop = asyncio.get_running_loop()
 

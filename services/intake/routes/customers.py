@@ -94,7 +94,7 @@ async def create_site(customer_id: Id, body: SiteIn, user: CurrentUser, db: Sess
     if not (user.role in OPERATORS or own):
         raise HTTPException(404, "customer not found")
     if own and not user.org_admin:
-        # API.md: an organisation admin manages its sites; other contacts add one inline with an asset.
+        # docs/api.md: an organisation admin manages its sites; other contacts add one inline with an asset.
         raise HTTPException(403, "only an organisation admin adds sites (or add one with a new asset)")
     if await db.get(Customer, customer_id) is None:
         raise HTTPException(404, "customer not found")

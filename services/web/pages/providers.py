@@ -89,7 +89,7 @@ def done_words(what: str, wo: str) -> str | None:
     return DONE[what].format(wo=wo) if what in DONE else None
 
 
-# --- invoice number rules (API.md "Provider invoice numbers"), shown as they are typed --------------------------
+# --- invoice number rules (docs/api.md "Provider invoice numbers"), shown as they are typed --------------------------
 def invoice_rules(value: str, wo: str) -> list[dict]:
     """Each rule and whether `value` keeps it; static/provider.js applies the same rules in the browser."""
     return [

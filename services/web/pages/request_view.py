@@ -2,7 +2,7 @@
 
 The ribbon, the SLA chips, the offer's state, the timeline in people's words, and refusals (409s) in words. A
 customer's page never shows the provider side of billing: the API already leaves it out of a customer's answers
-(API.md, "What a customer sees"), and these functions leave it out again (`customer=True`)."""
+(docs/api.md, "What a customer sees"), and these functions leave it out again (`customer=True`)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ SORTS = {
     "-updated_at": "Recently updated first",
     "updated_at": "Least recently updated first",
 }
-CREATORS = ("customer", "dispatcher", "admin")  # who may open a request (API.md: POST /requests)
+CREATORS = ("customer", "dispatcher", "admin")  # who may open a request (docs/api.md: POST /requests)
 NUMBER = re.compile(r"^SR-\d{6,}$")
 ATTACHMENT_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
 ASSET_LOOKUP_MAX = 200  # one page of a customer's assets, enough to name every row of the list

@@ -48,7 +48,7 @@ NUMBER = re.compile(r"^SR-\d{6,}$")
 @dataclass(frozen=True)
 class Action:
     words: str  # what the menu says
-    roles: tuple[str, ...]  # who may (API.md: the billing flags are accounts receivable's, the rest dispatch's)
+    roles: tuple[str, ...]  # who may (docs/api.md: the billing flags are accounts receivable's, the rest dispatch's)
     needs: str | None = None  # the one thing the action asks for: "provider", "team" or "reason"
 
 

@@ -1,6 +1,6 @@
 // A work order's page for providers (templates/providers/work_order.html). The page works without this script;
 // with it:
-//  - the invoice number is checked as it is typed, against every rule (API.md, "Provider invoice numbers"; the
+//  - the invoice number is checked as it is typed, against every rule (docs/api.md, "Provider invoice numbers"; the
 //    same rules as pages/providers.py), the broken one named, and the payment reference it makes shown beside it;
 //  - the copy of the provider's invoice is sent straight to storage as soon as it is chosen (static/upload.js),
 //    and Complete stays disabled until that copy is stored and the completion notes are written.
