@@ -200,7 +200,11 @@ def test_the_workloads_run_as_the_local_stack_and_docker_compose_run_them(tmp_pa
         assert container["command"] == compose[name]["command"]
         assert container["command"][:2] == ["uvicorn", local[local.index("uvicorn") + 1]]
         port = container["ports"][0]["containerPort"]
-        assert port == stack.settings.service_port(name) == int(container["command"][-1])
+        command = container["command"]
+        assert port == stack.settings.service_port(name) == int(command[command.index("--port") + 1])
+        # Idle connections outlive the gateway's, as in the local stack (no 502 on a connection reused as it closes).
+        keep_alive = local[local.index("--timeout-keep-alive") + 1]
+        assert command[command.index("--timeout-keep-alive") + 1] == keep_alive, name
         path = urlsplit(stack._web().ready if name == "web" else stack._service(name).ready).path
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert container[probe]["httpGet"] == {"path": path, "port": "http"}, f"{name}: {probe}"
