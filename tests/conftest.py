@@ -67,7 +67,7 @@ def running_stack(name: str, offset: int, extra: dict[str, str] | None = None):
 
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / ".artifacts"
-LOG_PROBLEM = ("Traceback", '"level": "ERROR"', '"level": "CRITICAL"', "exited with", "restarting")
+LOG_PROBLEM = ("Traceback", '"level": "ERROR"', '"level": "CRITICAL"')
 
 
 def keep_logs(name: str, logs: Path) -> None:
@@ -76,6 +76,11 @@ def keep_logs(name: str, logs: Path) -> None:
         target = ARTIFACTS / "logs" / name
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(logs, target, dirs_exist_ok=True)
+
+
+def pytest_sessionstart(session) -> None:
+    """Only this run's stacks are read on a red run: logs of an earlier run's stacks would mislead."""
+    shutil.rmtree(ARTIFACTS / "logs", ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
