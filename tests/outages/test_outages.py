@@ -271,9 +271,14 @@ async def test_requests_resume_after_a_database_restart(outage_stack, own_api, o
 
     reading = asyncio.create_task(readers(client, cast, done))
     results = await asyncio.gather(restart(), *(staggered(i) for i in range(LIFECYCLES)))
+    (stopped, started), numbers = results[0], results[1:]
+    # The readers go on until they have asked once more with the server back: the lifecycles may all have
+    # finished before it was (the restart, not the load, ended last).
+    deadline = loop.time() + 60
+    while not any(asked > started for asked, _, _ in client.answers) and loop.time() < deadline:
+        await asyncio.sleep(0.2)
     done.set()
     await reading
-    (stopped, started), numbers = results[0], results[1:]
 
     # Every request went its whole way, each step once.
     for number in numbers:
