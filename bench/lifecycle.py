@@ -10,8 +10,9 @@ process spent over those lifecycles (utime+stime from /proc, read before and aft
 In the same run, on the same Temporal server, C at a time:
 - bare: N workflows of one update per transition, each running one no-op activity, eagerly, in this process
   (bench/bare_workflow.py);
-- shape-matched: N workflows with the lifecycle's own updates, signal and activities, each activity on its own
-  task queue in a worker process of its own, eager activities off (bench/shape_workflow.py). The shape of one of
+- shape-matched: N workflows with the lifecycle's own updates, signal and activities: the effects as local
+  activities, each email an activity on a task queue of its own in a worker process of its own, eager activities
+  off (bench/shape_workflow.py). The shape of one of
   the system's own workflows (counted from its history) is printed beside it: they should match.
 Ends with `ratio_bare=<system/bare>` and `ratio_shape=<system/shape-matched>` (lifecycles per second).
 """

@@ -3,13 +3,13 @@ activities, and nothing behind them.
 
 SHAPE is counted from workflows/service_request.py and its recorded histories (tests/histories/paid*.json), for
 the lifecycle the benchmark drives (tests/support/api.py `lifecycle`): the start and every transition record
-themselves (intake's read copy and timeline), after their own activity on routing's or invoicing's queue where they
-have one, and answer; the customer's email follows on notifications' queue, sent in order by one loop. Each
-activity runs on its own task queue (bench-shape-<service>) in a worker process of its own, as each service is
-one; the workflow runs in another, with eager activity execution off. The activities do nothing: what is left
-is what Temporal alone costs.
+themselves (intake's read copy and timeline), after their own effect on routing or invoicing where they have one,
+and answer; those effects are local activities of the workflow's worker (names.EFFECTS). The customer's email
+follows as an activity on notifications' queue, sent in order by one loop, in a worker process of its own as the
+service is one; the workflow runs in another, with eager activity execution off. The activities do nothing: what
+is left is what Temporal alone costs.
 
-    python -m bench.shape_workflow <workflow|intake|routing|invoicing|notifications> <temporal address>
+    python -m bench.shape_workflow <workflow|notifications> <temporal address>
 
 runs one of those worker processes until its stdin closes (so none outlives the benchmark that started it).
 """
@@ -31,10 +31,12 @@ from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 
 TASK_QUEUE = "bench-shape"
-QUEUES = ("intake", "routing", "invoicing", "notifications")
+QUEUES = ("notifications",)  # the remote activities' queues: each effect is a local activity of the workflow's worker
+LOCAL = "local"  # how Counts names the local activities (their markers in a history)
 RECORD = ("intake",)  # read copy and timeline (ServiceRequestWorkflow._record); the email follows the answer
 DELIVER = "notifications"  # one email per step, queued and sent in order after the step answers
-# (step, the activities' queues in order): the workflow's start, then each update or signal the lifecycle sends.
+# (step, the services its local activities ask, in order): the workflow's start, then each update or signal the
+# lifecycle sends.
 SHAPE: list[tuple[str, tuple[str, ...]]] = [
     ("start", RECORD),
     ("publish", RECORD),
@@ -102,10 +104,8 @@ class ShapeLifecycleWorkflow:
 
     async def _activities(self, name: str) -> None:
         async with self.lock:
-            for queue in STEPS[name]:
-                await workflow.execute_activity(
-                    noop, name, task_queue=f"{TASK_QUEUE}-{queue}", start_to_close_timeout=timedelta(seconds=30)
-                )
+            for _service in STEPS[name]:
+                await workflow.execute_local_activity(noop, name, start_to_close_timeout=timedelta(seconds=30))
             self.emails.append(name)
             self.done += 1
 
@@ -122,12 +122,16 @@ async def lifecycle(client, workflow_id: str) -> None:
 
 
 # --- what a history shows ------------------------------------------------------------------------------
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the marker the SDK records for each local activity's result
+
+
 @dataclass
 class Counts:
     updates: int = 0
     signals: int = 0
     workflow_tasks: int = 0
-    activities: Counter = field(default_factory=Counter)  # by service (task queue without bench-shape-)
+    # Remote ones by service (task queue without bench-shape-), local ones under LOCAL.
+    activities: Counter = field(default_factory=Counter)
 
     def __str__(self) -> str:
         queues = ", ".join(f"{queue} {n}" for queue, n in sorted(self.activities.items()))
@@ -153,6 +157,11 @@ def count(history) -> Counts:
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             queue = event.activity_task_scheduled_event_attributes.task_queue.name
             counts.activities[queue.removeprefix(f"{TASK_QUEUE}-")] += 1
+        elif (
+            event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+        ):
+            counts.activities[LOCAL] += 1
     return counts
 
 
@@ -191,7 +200,12 @@ async def serve(role: str, address: str) -> None:
     client = await Client.connect(address)
     if role == "workflow":
         worker = Worker(
-            client, task_queue=TASK_QUEUE, workflows=[ShapeLifecycleWorkflow], disable_eager_activity_execution=True
+            client,
+            task_queue=TASK_QUEUE,
+            workflows=[ShapeLifecycleWorkflow],
+            activities=[noop],  # the local activities only: this worker polls for no remote one
+            no_remote_activities=True,
+            disable_eager_activity_execution=True,
         )
     else:
         worker = Worker(client, task_queue=f"{TASK_QUEUE}-{role}", activities=[noop])

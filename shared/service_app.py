@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from shared import observability
+from shared import effects, observability
 from shared.db import Database
 from shared.idempotency import IdempotentReplay
 from shared.openapi import add_docs
@@ -64,10 +64,12 @@ def create_app(
         observability.trace_database(state.db.engine)
         state.temporal = await connect(state.settings)
         app.state.svc = state
+        built = activities(state)
+        app.state.effects = effects.index(built)  # what the workflow worker runs locally, over HTTP
         worker = Worker(
             state.temporal,
             task_queue=service,
-            activities=activities(state),
+            activities=built,
             graceful_shutdown_timeout=ACTIVITY_GRACE,
             max_concurrent_activities=50,
             interceptors=[observability.ActivityMetrics(service)],
@@ -91,6 +93,7 @@ def create_app(
     )
     for router in routers:
         app.include_router(router)
+    app.include_router(effects.router)
     add_docs(app, service)
 
     @app.get("/healthz", include_in_schema=False)

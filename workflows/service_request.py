@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -68,6 +68,7 @@ CREATION_FIRST = "creation-event-first"
 REPEAT_IS_NOOP = "repeated-offer-or-slot-is-noop"
 VOID_OVERTAKEN_OFFER = "void-overtaken-offer"
 DELIVER_AFTER_ANSWER = "deliver-after-answer"
+LOCAL_EFFECTS = "local-effects"
 
 
 def conflict(state: RequestState, action: str, why: str = "") -> ApplicationError:
@@ -113,6 +114,11 @@ class ServiceRequestWorkflow:
         self._deliver_later = workflow.patched(DELIVER_AFTER_ANSWER)
         self._deliveries: list[Deliver] = []
         self._delivering: asyncio.Task | None = None  # kept: a task nobody refers to may be collected
+        # The effects on an action's critical path run as local activities (workflows/effects.py), so an action
+        # answers in one workflow task; and search attributes are upserted only when they change. Runs started
+        # before this change hand every effect to its service's task queue and upsert on every event.
+        self._local_effects = workflow.patched(LOCAL_EFFECTS)
+        self._upserted: list[SearchAttributeUpdate] | None = None
 
     # --- the main loop: timers --------------------------------------------------------------
     @workflow.run
@@ -728,17 +734,28 @@ class ServiceRequestWorkflow:
 
     def _search_attributes(self) -> None:
         s = self.s
-        workflow.upsert_search_attributes(
-            [
-                STATUS_KEY.value_set(s.status.value),
-                PRIORITY_KEY.value_set(s.priority.value),
-                CUSTOMER_KEY.value_set(str(s.customer_id)),
-                PROVIDER_KEY.value_set(str(s.provider_id)) if s.provider_id is not None else PROVIDER_KEY.value_unset(),
-                SLA_KEY.value_set(s.sla_breached),
-            ]
-        )
+        values: list[SearchAttributeUpdate] = [
+            STATUS_KEY.value_set(s.status.value),
+            PRIORITY_KEY.value_set(s.priority.value),
+            CUSTOMER_KEY.value_set(str(s.customer_id)),
+            PROVIDER_KEY.value_set(str(s.provider_id)) if s.provider_id is not None else PROVIDER_KEY.value_unset(),
+            SLA_KEY.value_set(s.sla_breached),
+        ]
+        if self._local_effects:
+            if values == self._upserted:
+                return  # nothing changed: an upsert would cost the server a visibility write for nothing
+            self._upserted = values
+        workflow.upsert_search_attributes(values)
 
     async def _activity(self, name: str, queue: str, result_type: type | None, arg: object):
+        if self._local_effects and name in names.EFFECTS:
+            return await workflow.execute_local_activity(
+                name,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+            )
         return await workflow.execute_activity(
             name,
             arg,

@@ -25,6 +25,7 @@ from shared.contracts import names
 from shared.contracts.models import PaymentRunInput, UploadSweepInput
 from shared.settings import Settings, get_settings
 from shared.temporal import connect
+from workflows import effects
 from workflows.payment_run import PaymentRunWorkflow
 from workflows.service_request import ServiceRequestWorkflow
 from workflows.upload_sweep import UploadSweepWorkflow
@@ -40,9 +41,16 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, **options) -> Worker:
+def build_worker(client: Client, post: effects.Post, task_queue: str = names.WORKFLOW_TASK_QUEUE) -> Worker:
+    """The workflows, and the effects they run as local activities (asked of the services through `post`). It
+    polls for no remote activity: those run in the services' processes."""
     return Worker(
-        client, task_queue=names.WORKFLOW_TASK_QUEUE, workflows=WORKFLOWS, workflow_runner=sandbox_runner(), **options
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=sandbox_runner(),
+        activities=effects.build(post),
+        no_remote_activities=True,
     )
 
 
@@ -99,9 +107,9 @@ async def main() -> None:
     client = await connect(settings)
     await ensure_payment_schedule(client, settings)
     await ensure_upload_sweep_schedule(client, settings)
-    # On SIGTERM the worker finishes the workflow tasks in hand before it stops (it runs no activities: their
-    # grace is the services', shared/service_app.py).
-    worker = build_worker(client)
+    # On SIGTERM the worker finishes the workflow tasks in hand, and the local activities they wait on, before
+    # it stops (remote activities' grace is the services', shared/service_app.py).
+    worker = build_worker(client, effects.over_http(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -57,7 +57,20 @@ UPDATE_WORK_ORDER = "routing.update_work_order"
 MARK_INVOICE = "invoicing.mark_provider_invoice"
 COLLECT_APPROVED = "invoicing.collect_approved"
 ISSUE_CUSTOMER_INVOICE = "invoicing.issue_customer_invoice"
+SETTLE_CUSTOMER_INVOICE = "invoicing.settle_customer_invoice"
 DELIVER = "notifications.deliver"
+
+# The activities on an action's critical path, and the service that owns each. New runs execute them as local
+# activities of the workflow worker, which asks the owning service over `/internal/effects/<name>`: the action
+# then answers in one workflow task instead of one per hand-off (workflows/effects.py, shared/effects.py).
+EFFECTS = {
+    RECORD_TRANSITION: INTAKE_QUEUE,
+    ISSUE_WORK_ORDER: ROUTING_QUEUE,
+    UPDATE_WORK_ORDER: ROUTING_QUEUE,
+    MARK_INVOICE: INVOICING_QUEUE,
+    ISSUE_CUSTOMER_INVOICE: INVOICING_QUEUE,
+    SETTLE_CUSTOMER_INVOICE: INVOICING_QUEUE,
+}
 
 SEARCH_ATTRIBUTES = {
     "RequestStatus": "Keyword",
@@ -66,4 +79,3 @@ SEARCH_ATTRIBUTES = {
     "ProviderId": "Keyword",
     "SlaBreached": "Bool",
 }
-SETTLE_CUSTOMER_INVOICE = "invoicing.settle_customer_invoice"

@@ -23,7 +23,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI
 from sqlalchemy import select
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -41,7 +43,7 @@ from services.invoicing.models import Payment, ProviderInvoice
 from services.notifications import activities as notification_activities
 from services.routing import activities as routing_activities
 from services.routing.models import WorkOrder
-from shared import migrations
+from shared import effects, migrations
 from shared.contracts import names
 from shared.contracts.enums import Kind, OfferKind, Priority, Role, Status
 from shared.contracts.models import (
@@ -55,10 +57,11 @@ from shared.contracts.models import (
     WorkOrderCommand,
 )
 from shared.contracts.search import CUSTOMER_KEY, PRIORITY_KEY, SLA_KEY, STATUS_KEY
+from shared.internal import credential
 from shared.service_app import ServiceState
 from shared.settings import SERVICES, Settings
 from tests.support.api import wait_for
-from workflows.worker import WORKFLOWS, sandbox_runner
+from workflows.worker import build_worker
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 RECORD = os.environ.get("FIELDOPS_RECORD_HISTORIES") == "1"
@@ -69,6 +72,12 @@ SEARCH_TYPES = {
     "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
 }
 CUSTOMER_ID = 1
+ACTIVITIES = {
+    names.INTAKE_QUEUE: intake_activities.build,
+    names.ROUTING_QUEUE: routing_activities.build,
+    names.INVOICING_QUEUE: invoicing_activities.build,
+    names.NOTIFICATIONS_QUEUE: notification_activities.build,
+}
 PROVIDERS = (1, 2, 3)
 
 
@@ -96,6 +105,7 @@ class Harness:
         self.states = {service: ServiceState(service, self.settings) for service in SERVICES}
         self.people: People | None = None
         self._counter = 0
+        self._effect_clients: dict[str, httpx.AsyncClient] = {}
 
     # --- set-up ------------------------------------------------------------------------------
     async def register_search_attributes(self) -> None:
@@ -159,21 +169,28 @@ class Harness:
         )
 
     def workers(self) -> list[Worker]:
-        builders = {
-            names.INTAKE_QUEUE: intake_activities.build,
-            names.ROUTING_QUEUE: routing_activities.build,
-            names.INVOICING_QUEUE: invoicing_activities.build,
-            names.NOTIFICATIONS_QUEUE: notification_activities.build,
-        }
         workers = [
             Worker(self.client, task_queue=queue, activities=build(self.states[queue]))
-            for queue, build in builders.items()
+            for queue, build in ACTIVITIES.items()
         ]
         workers.append(self.workflow_worker())
         return workers
 
     def workflow_worker(self, task_queue: str = names.WORKFLOW_TASK_QUEUE) -> Worker:
-        return Worker(self.client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=sandbox_runner())
+        return build_worker(self.client, self.post_effect, task_queue)
+
+    async def post_effect(self, service: str, path: str, body: bytes) -> httpx.Response:
+        """The effects route of each service (shared/effects.py), served in memory by an app holding only that
+        route and the service's real activities: the workflow worker's local activities go through it."""
+        if service not in self._effect_clients:
+            app = FastAPI()
+            app.include_router(effects.router)
+            app.state.effects = effects.index(ACTIVITIES[service](self.states[service]))
+            self._effect_clients[service] = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url=f"http://{service}"
+            )
+        headers = {**credential(self.settings), "Content-Type": "application/json"}
+        return await self._effect_clients[service].post(path, content=body, headers=headers)
 
     # --- driving a request ----------------------------------------------------------------------
     async def start(
