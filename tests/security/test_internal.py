@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from shared import internal
+from shared import effects, internal
+from shared.contracts import names
 from tests.security.support import direct
 
 INTERNAL_ROUTES = [
@@ -49,3 +50,25 @@ async def test_one_pooled_client_per_event_loop():
     assert internal.client() is first
     await asyncio.sleep(0)
     assert internal.client() is first
+
+
+EFFECT_ROUTES = [(service, f"{effects.PATH}/{name}") for name, service in names.EFFECTS.items()]
+
+
+@pytest.mark.parametrize("service,path", EFFECT_ROUTES)
+async def test_effects_need_the_service_credential_and_their_own_input(stack, service, path):
+    """The workflow worker's local activities reach each effect here: nobody else may, and a body that is not
+    the activity's input is a 422 that runs nothing."""
+    for headers in ({}, {internal.CREDENTIAL_HEADER: "guess"}):
+        response = await direct(stack, service, "POST", path, json={}, headers=headers)
+        assert response.status_code == 401, (headers, response.text)
+    credential = internal.credential(stack.settings)
+    refused = await direct(stack, service, "POST", path, json={"number": []}, headers=credential)
+    assert refused.status_code == 422, refused.text
+
+
+async def test_a_service_offers_only_its_own_effects(stack):
+    credential = internal.credential(stack.settings)
+    for service, name in (("routing", names.RECORD_TRANSITION), ("intake", "intake.sweep_abandoned_uploads")):
+        response = await direct(stack, service, "POST", f"{effects.PATH}/{name}", json={}, headers=credential)
+        assert response.status_code == 404, response.text
