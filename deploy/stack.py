@@ -377,6 +377,10 @@ class Stack:
         if process.name not in self.sockets:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # uvicorn --fd wraps the socket as AF_UNIX, so asyncio never turns Nagle off on the connections it
+            # accepts: every answer on a kept-alive connection then waited ~40 ms for the caller's delayed ACK.
+            # Linux hands TCP_NODELAY on from the listening socket to each accepted one.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if process.listen is None:
                 raise RuntimeError(f"{process.name} listens on no address")
             sock.bind(process.listen)
