@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import uvloop
 from temporalio.client import (
     Client,
     Schedule,
@@ -119,4 +120,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())  # the services' loop too (uvicorn picks it): less time in the loop on every hand-off
