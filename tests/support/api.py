@@ -105,9 +105,14 @@ class Cast:
     provider_id: int
 
 
-async def make_cast(api: Api, admin: User) -> Cast:
-    dispatcher = await api.make_user(admin, "dispatcher")
-    receivable = await api.make_user(admin, "accounts_receivable")
+async def make_cast(api: Api, admin: User, operators: tuple[User, User] | None = None) -> Cast:
+    """A customer and a provider of their own, with a new dispatcher and accounts-receivable clerk unless
+    `operators` (dispatcher, receivable) are given: operators work for the whole firm, across customers."""
+    if operators:
+        dispatcher, receivable = operators
+    else:
+        dispatcher = await api.make_user(admin, "dispatcher")
+        receivable = await api.make_user(admin, "accounts_receivable")
     customer_org = await admin.post("/customers", {"name": f"Acme {uuid.uuid4().hex[:6]}"}, expect=201)
     customer = await api.make_user(
         admin,
