@@ -6,9 +6,9 @@
 
 Drives N complete lifecycles through the gateway, C at a time (each lane its own customer and provider; all lanes
 the firm's one dispatcher and receivable clerk), and prints lifecycles per second with the p50 and p99 latency of
-one lifecycle action; then the CPU seconds each stack
-process spent over those lifecycles (utime+stime from /proc, read before the first and after every workflow has
-closed, so the emails that follow the last answers count), in all and per action.
+one lifecycle action; then the CPU seconds each stack process spent over those lifecycles (utime+stime from /proc,
+read before the first and after every workflow has closed, so the emails that follow the last answers count), in
+all and per action.
 In the same run, on the same Temporal server, C at a time:
 - bare: N workflows of one update per transition, each running one no-op activity, eagerly, in this process
   (bench/bare_workflow.py);

@@ -44,12 +44,12 @@ async def one_lifecycle(traced):
         await api.close()
 
 
-def in_a_service_under_an_activity(span, spans) -> bool:
+def in_a_service_under_an_activity(span, by_id: dict) -> bool:
     """A service's span below an activity's: the activity ran in that service (a remote one, on its task queue),
-    or ran in the workflow worker and asked that service over HTTP (a local one: an effect, workflows/effects.py)."""
+    or ran in the workflow worker and asked that service over HTTP (a local one: an effect, workflows/effects.py).
+    `by_id`: the trace's spans by span id."""
     if span.service.removeprefix("fieldops-") not in SERVICES:
         return False
-    by_id = {s.span_id: s for s in spans}
     parent = by_id.get(span.parent_id)
     while parent is not None:
         if parent.name.startswith("RunActivity:"):
@@ -66,13 +66,13 @@ async def test_one_trace_runs_from_the_gateway_through_the_api_and_workflow_to_a
             services = {span.service for span in spans}
             names = {span.name for span in spans}
             # One tree, whole: every span but the gateway's root has its parent in the same trace.
-            ids = {span.span_id for span in spans}
-            roots = [span.service for span in spans if span.parent_id not in ids]
+            by_id = {span.span_id: span for span in spans}
+            roots = [span.service for span in spans if span.parent_id not in by_id]
             if (
                 {"fieldops-gateway", "fieldops-intake", "fieldops-workflow-worker"} <= services
                 and any(name.startswith("RunWorkflow:ServiceRequestWorkflow") for name in names)
                 and roots == ["fieldops-gateway"]
-                and any(in_a_service_under_an_activity(span, spans) for span in spans)
+                and any(in_a_service_under_an_activity(span, by_id) for span in spans)
             ):
                 return spans
         return None
