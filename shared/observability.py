@@ -366,12 +366,13 @@ def trace_database(engine) -> None:
     SQLAlchemyInstrumentor().instrument(engine=getattr(engine, "sync_engine", engine), skip_dep_check=True)
 
 
-@wrapt.decorator
-async def _traced_smtp_send(wrapped, _instance, args, kwargs):
+async def _traced_smtp_send(wrapped, instance, args, kwargs):
+    """Around `shared.mailer.Connection.send`: a span and a count per message (a connection's first message
+    includes connecting, so a mail server that is down counts as a failed message)."""
     with tracer.start_as_current_span(
         "smtp send",
         kind=trace.SpanKind.CLIENT,
-        attributes={"server.address": str(kwargs.get("hostname", "")), "server.port": int(kwargs.get("port") or 0)},
+        attributes={"server.address": instance.hostname, "server.port": instance.port},
     ):
         service = _service or "unknown"
         try:
@@ -384,10 +385,10 @@ async def _traced_smtp_send(wrapped, _instance, args, kwargs):
 
 
 def _instrument_smtp() -> None:
-    import aiosmtplib
+    from shared import mailer
 
-    if not isinstance(aiosmtplib.send, wrapt.FunctionWrapper):
-        aiosmtplib.send = _traced_smtp_send(aiosmtplib.send)
+    if not isinstance(mailer.Connection.__dict__["send"], wrapt.FunctionWrapper):
+        wrapt.wrap_function_wrapper(mailer, "Connection.send", _traced_smtp_send)
 
 
 _service: str | None = None

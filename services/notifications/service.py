@@ -58,6 +58,7 @@ def email_text(settings: Settings, inp: Deliver, recipient: Recipient) -> str:
 
 
 async def add_to_feed(db, inp: Deliver, recipient: Recipient) -> None:
+    """The recipient's feed entry, in the caller's transaction (committed with the email's claim)."""
     subject, body = words_for(inp, recipient)
     try:
         async with db.begin_nested():
@@ -72,14 +73,15 @@ async def add_to_feed(db, inp: Deliver, recipient: Recipient) -> None:
             )
     except IntegrityError:
         pass  # written by an earlier attempt
-    await db.commit()
 
 
-async def claim(db, mid: str, recipient: Recipient, subject: str) -> bool:
-    """Take the right to send `mid`; False when it was sent already. Raises `busy` while another attempt holds it."""
+async def claim(db, inp: Deliver, mid: str, recipient: Recipient, subject: str) -> bool:
+    """Take the right to send `mid`; False when it was sent already. Raises `busy` while another attempt holds it.
+    A claim writes the recipient's feed entry in the same commit (once: a later one finds it written)."""
     now = utcnow()
     email = await db.get(Email, mid)
     if email is None:
+        await add_to_feed(db, inp, recipient)
         db.add(Email(message_id=mid, recipient=recipient.email, subject=subject, attempts=1, claimed_at=now))
         try:
             await db.commit()
@@ -98,33 +100,35 @@ async def claim(db, mid: str, recipient: Recipient, subject: str) -> bool:
         )
         .values(claimed_at=now, attempts=Email.attempts + 1)
     )
-    await db.commit()
     if taken.rowcount != 1:
+        await db.rollback()
         raise busy(mid)
+    await add_to_feed(db, inp, recipient)  # a no-op when the first claim wrote it
+    await db.commit()
     return True
 
 
 async def deliver(db, settings: Settings, inp: Deliver) -> int:
-    """Feed entries and emails for every recipient of one event; the number of emails this attempt sent."""
+    """Feed entries and emails for every recipient of one event, over one SMTP connection; the number of emails
+    this attempt sent."""
     sent = 0
-    for recipient in inp.recipients:
-        await add_to_feed(db, inp, recipient)
-        mid = message_id(inp.key, recipient.user_id)
-        subject = words_for(inp, recipient)[0]
-        if not await claim(db, mid, recipient, subject):
-            continue
-        try:
-            await mailer.send(
-                settings,
-                mailer.build_message(settings, recipient.email, subject, email_text(settings, inp, recipient), mid),
-            )
-        except BaseException:
-            await db.execute(update(Email).where(Email.message_id == mid).values(claimed_at=None))
+    async with mailer.Connection(settings) as smtp:
+        for recipient in inp.recipients:
+            mid = message_id(inp.key, recipient.user_id)
+            subject = words_for(inp, recipient)[0]
+            if not await claim(db, inp, mid, recipient, subject):
+                continue
+            try:
+                await smtp.send(
+                    mailer.build_message(settings, recipient.email, subject, email_text(settings, inp, recipient), mid)
+                )
+            except BaseException:
+                await db.execute(update(Email).where(Email.message_id == mid).values(claimed_at=None))
+                await db.commit()
+                raise
+            await db.execute(update(Email).where(Email.message_id == mid).values(status="sent", sent_at=utcnow()))
             await db.commit()
-            raise
-        await db.execute(update(Email).where(Email.message_id == mid).values(status="sent", sent_at=utcnow()))
-        await db.commit()
-        sent += 1
+            sent += 1
     return sent
 
 

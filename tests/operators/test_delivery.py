@@ -35,9 +35,11 @@ EVENT = Deliver(
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[email.message.Message] = []
+        self.peers: list[tuple] = []  # the client's address per message: one per SMTP connection
 
     async def handle_DATA(self, server, session, envelope) -> str:
         self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
+        self.peers.append(session.peer)
         return "250 OK"
 
 
@@ -78,6 +80,7 @@ async def test_retries_send_each_message_once_with_a_stable_message_id(ledger, s
         await attempt(ledger, settings)
     controller.start()
     assert await attempt(ledger, settings) == 2  # the retry sends both
+    assert len(inbox.peers) == 2 and len(set(inbox.peers)) == 1  # over one connection
     assert await attempt(ledger, settings) == 0  # and any later retry sends nothing
     assert await attempt(ledger, settings) == 0
 
