@@ -69,6 +69,7 @@ REPEAT_IS_NOOP = "repeated-offer-or-slot-is-noop"
 VOID_OVERTAKEN_OFFER = "void-overtaken-offer"
 DELIVER_AFTER_ANSWER = "deliver-after-answer"
 LOCAL_EFFECTS = "local-effects"
+CONCURRENT_EFFECTS = "concurrent-effects"
 
 
 def conflict(state: RequestState, action: str, why: str = "") -> ApplicationError:
@@ -119,6 +120,11 @@ class ServiceRequestWorkflow:
         # before this change hand every effect to its service's task queue and upsert on every event.
         self._local_effects = workflow.patched(LOCAL_EFFECTS)
         self._upserted: list[SearchAttributeUpdate] | None = None
+        # An action's work-order or invoice change runs beside the writing of its read copy, not before it: the
+        # action answers after the slower of the two. Each kind keeps its own order (its own lock). Runs started
+        # before this change make the change first, then write, under one lock.
+        self._concurrent_effects = workflow.patched(CONCURRENT_EFFECTS)
+        self._work_orders = asyncio.Lock() if self._concurrent_effects else self._effects
 
     # --- the main loop: timers --------------------------------------------------------------
     @workflow.run
@@ -186,7 +192,7 @@ class ServiceRequestWorkflow:
                 SYSTEM,
                 None,
                 {"reason": "acceptance window expired", "work_order_number": work_order},
-                effect=lambda: self._work_order(work_order, "withdrawn"),
+                beside=lambda: self._work_order(work_order, "withdrawn"),
             )
         if self._sla_running() and s.due_at and now >= s.due_at:
             s.sla_breached = True
@@ -292,7 +298,7 @@ class ServiceRequestWorkflow:
             names.APPROVE_PAYMENT,
             cmd.actor,
             cmd.notes,
-            effect=lambda: self._activity(
+            beside=lambda: self._activity(
                 names.MARK_INVOICE,
                 names.INVOICING_QUEUE,
                 None,
@@ -317,7 +323,7 @@ class ServiceRequestWorkflow:
             cmd.actor,
             None,
             {"reason": cmd.reason, "work_order_number": work_order, "deleted": cmd.delete},
-            effect=lambda: self._work_order(work_order, "voided"),
+            beside=lambda: self._work_order(work_order, "voided"),
             audiences=(*lifecycle.step(names.CANCEL).audiences, told),
         )
 
@@ -382,7 +388,7 @@ class ServiceRequestWorkflow:
             cmd.actor,
             None,
             {"billing_status": "paid", "invoice_id": cmd.invoice_id, "amount": cmd.amount},
-            effect=lambda: self._activity(
+            beside=lambda: self._activity(
                 names.SETTLE_CUSTOMER_INVOICE,
                 names.INVOICING_QUEUE,
                 None,
@@ -415,7 +421,7 @@ class ServiceRequestWorkflow:
             cmd.actor,
             cmd.notes,
             {"work_order_number": s.work_order_number},
-            effect=lambda: self._work_order(s.work_order_number, "accepted", s.provider_id),
+            beside=lambda: self._work_order(s.work_order_number, "accepted", s.provider_id),
         )
 
     @accept.validator
@@ -445,7 +451,7 @@ class ServiceRequestWorkflow:
             cmd.actor,
             cmd.notes,
             {"declined_work_order_number": work_order},
-            effect=lambda: self._work_order(work_order, "voided"),
+            beside=lambda: self._work_order(work_order, "voided"),
         )
 
     @decline.validator
@@ -527,7 +533,7 @@ class ServiceRequestWorkflow:
             cmd.actor,
             cmd.notes,
             {"invoice_attachment_id": cmd.invoice_attachment_id},
-            effect=lambda: self._work_order(self.s.work_order_number, "completed", self.s.provider_id),
+            beside=lambda: self._work_order(self.s.work_order_number, "completed", self.s.provider_id),
         )
 
     @complete.validator
@@ -544,7 +550,7 @@ class ServiceRequestWorkflow:
             cmd.actor,
             None,
             {"invoice_number": cmd.invoice_number},
-            effect=lambda: self._activity(
+            beside=lambda: self._activity(
                 names.MARK_INVOICE,
                 names.INVOICING_QUEUE,
                 None,
@@ -626,7 +632,7 @@ class ServiceRequestWorkflow:
             SYSTEM,
             None,
             {"payment_reference": payment.reference, "amount": payment.amount, "paid_at": payment.paid_at.isoformat()},
-            effect=lambda: self._work_order(s.work_order_number, "paid", s.provider_id),
+            beside=lambda: self._work_order(s.work_order_number, "paid", s.provider_id),
         )
 
     @workflow.signal(name=names.NOTE_ADDED)
@@ -644,17 +650,22 @@ class ServiceRequestWorkflow:
         notes: str | None,
         detail: dict | None = None,
         *,
-        effect: Callable[[], Awaitable[dict | None]] | None = None,
+        effect: Callable[[], Awaitable[dict]] | None = None,
+        beside: Callable[[], Awaitable[None]] | None = None,
         audiences: Iterable[Audience] | None = None,
     ) -> RequestState:
         """One step of the lifecycle table: check the status allows it, move to its target (synchronously, so an
-        update right behind sees it), run its effect (a work-order or invoice change, whose answer may add to the
-        event's detail), then commit its event to the step's audiences (or `audiences`)."""
+        update right behind sees it), run its effect (an invoice issued, whose answer adds to the event's detail),
+        then commit its event to the step's audiences (or `audiences`). A change whose answer adds nothing (a
+        work order's status, a provider invoice marked) runs `beside` the commit (CONCURRENT_EFFECTS)."""
         step = self._allow(name)
         previous = self._move(step.target) if step.target is not None else None
         if effect is not None:
-            detail = {**(detail or {}), **(await effect() or {})}
-        await self._commit(
+            detail = {**(detail or {}), **await effect()}
+        if beside is not None and not self._concurrent_effects:
+            await beside()
+            beside = None
+        commit = self._commit(
             step.kind,
             actor,
             step.audiences if audiences is None else audiences,
@@ -663,6 +674,10 @@ class ServiceRequestWorkflow:
             notes,
             status=step.target,
         )
+        if beside is None:
+            await commit
+        else:
+            await asyncio.gather(beside(), commit)
         return self.s
 
     def _allow(self, name: str) -> lifecycle.Step:
@@ -773,8 +788,8 @@ class ServiceRequestWorkflow:
 
     async def _work_order(self, number: str | None, status: WorkOrderStatus, provider_id: int | None = None):
         if number:
-            # Under the effects lock: work-order changes reach routing in the order they happened here.
-            async with self._effects:
+            # Under a lock: work-order changes reach routing in the order they happened here.
+            async with self._work_orders:
                 await self._activity(
                     names.UPDATE_WORK_ORDER,
                     names.ROUTING_QUEUE,

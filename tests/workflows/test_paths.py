@@ -285,6 +285,28 @@ async def test_cancel_racing_an_assignment_leaves_no_live_work_order(wf):
     assert entries[-1].detail["work_order_number"] == rows[0].number
 
 
+async def test_an_actions_work_order_change_runs_beside_its_read_copy(wf):
+    """An action's work-order change and the writing of its read copy run side by side: with routing's writes
+    held, the acceptance is in the read copy while the work order waits, and the action answers once both are in."""
+    handle = await wf.start()
+    state = await wf.to_offered(handle, provider=1)
+    with wf.writes_held("routing"):
+        accepting = await handle.start_update(
+            names.ACCEPT, wf.wo(state, 1), wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=RequestState
+        )
+        answer = asyncio.ensure_future(accepting.result())
+        read = await wf.until(lambda: wf.read_copy(state.number), lambda r: r.status == Status.accepted.value)
+        assert read.provider_id == 1
+        assert (await wf.work_order(state.work_order_number)).status == "offered"
+        await asyncio.sleep(0.5)
+        assert not answer.done()  # the work order is not changed yet
+    accepted = await answer
+    assert accepted.status == Status.accepted
+    assert (await wf.work_order(state.work_order_number)).status == "accepted"
+    await wf.update(handle, names.CANCEL, CancelCommand(actor=wf.people.dispatcher, reason="test over"))
+    assert (await wf.result(handle)).status == Status.cancelled
+
+
 async def test_actions_answer_before_their_emails_which_follow_in_order_before_the_end(wf):
     """Emails and feed entries are off an action's critical path: with the notifications database held, actions
     still answer; what they caused is delivered afterwards, in the order it happened, and the workflow ends only

@@ -31,7 +31,7 @@ PATHS = {
 
 
 # The suffix of the histories recorded by today's code: the newest patch every new run takes.
-CURRENT = ".local-effects"
+CURRENT = ".concurrent-effects"
 
 
 def test_every_path_has_a_recorded_history():
