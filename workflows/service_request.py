@@ -2,9 +2,10 @@
 
 Every transition is an Update whose validator rejects a wrong state before anything reaches history; the
 handler checks again (two updates in one activation are both validated before either runs), changes the
-state synchronously, then records the change through activities, in order, under one lock. What each action is
-allowed from, moves to and tells whom is the table in workflows/lifecycle.py; `_advance` is its check-move-commit.
-An action answers once the read copy is written; its emails and feed entries follow, in order, from one queue.
+state synchronously, then records the change through activities, in order (a lock for the read copy's writes,
+one for work-order changes). What each action is allowed from, moves to and tells whom is the table in
+workflows/lifecycle.py; `_advance` is its check-move-commit. An action answers once the read copy is written;
+its emails and feed entries follow, in order, from one queue.
 Timers (acceptance window, SLA due time, recommendation reminders) are workflow timers in `run`.
 """
 
