@@ -3,6 +3,8 @@ retry carries the same id and can be recognised as the same message."""
 
 from __future__ import annotations
 
+import functools
+import socket
 from email.message import EmailMessage
 from email.utils import format_datetime
 from types import TracebackType
@@ -30,6 +32,13 @@ async def send(settings: Settings, message: EmailMessage) -> None:
         await smtp.send(message)
 
 
+@functools.cache
+def local_hostname() -> str:
+    """The name this host gives in EHLO, looked up once per process: aiosmtplib otherwise asks socket.getfqdn() on a
+    worker thread at every connection (a lookup and a thread hand-off per event delivered)."""
+    return socket.getfqdn()
+
+
 class Connection:
     """One SMTP connection for a batch of messages (an event's recipients), opened at the first message sent (a
     batch whose messages all went out before sends none) and closed when the batch ends: one greeting and one
@@ -42,7 +51,7 @@ class Connection:
 
     async def send(self, message: EmailMessage) -> None:
         if self._smtp is None:
-            smtp = aiosmtplib.SMTP(hostname=self.hostname, port=self.port, timeout=20)
+            smtp = aiosmtplib.SMTP(hostname=self.hostname, port=self.port, timeout=20, local_hostname=local_hostname())
             await smtp.connect()
             self._smtp = smtp
         await self._smtp.send_message(message)

@@ -1,8 +1,9 @@
 """What every process tells about itself: traces, metrics and logs.
 
 - Traces (OpenTelemetry): the API (FastAPI), the Temporal client, workflows and activities (the Temporal
-  TracingInterceptor, see shared/temporal.py), SQLAlchemy, httpx, botocore and SMTP sends. Exported by OTLP/HTTP
-  only when the standard OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise the API's no-op tracer costs nothing.
+  TracingInterceptor, see shared/temporal.py), SQLAlchemy, the aiohttp and httpx clients, botocore and SMTP sends.
+  Exported by OTLP/HTTP only when the standard OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise the API's no-op tracer
+  costs nothing.
 - Metrics (Prometheus): requests by route and status with latency, activities, emails sent, uploads, and the
   Temporal SDK's own metrics bridged into the same registry; served at /metrics by every service (and the
   portal), and by the workflow worker on a port of its own.
@@ -338,6 +339,7 @@ def _configure_logging(service: str) -> None:
 # --- traces -------------------------------------------------------------------------------------------
 def _configure_tracing(service: str) -> None:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
     from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.sdk.resources import Resource
@@ -348,7 +350,8 @@ def _configure_tracing(service: str) -> None:
     provider = TracerProvider(resource=resource)  # flushes its spans at exit
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # reads the OTEL_EXPORTER_OTLP_* settings
     trace.set_tracer_provider(provider)
-    HTTPXClientInstrumentor().instrument()
+    AioHttpClientInstrumentor().instrument()  # the services' calls to one another (shared/internal.py)
+    HTTPXClientInstrumentor().instrument()  # the portal's calls to the API (services/web/client.py)
     BotocoreInstrumentor().instrument()
 
 

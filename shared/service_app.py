@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from shared import effects, observability
+from shared import effects, internal, observability
 from shared.db import Database
 from shared.idempotency import IdempotentReplay
 from shared.openapi import add_docs
@@ -81,6 +81,7 @@ def create_app(
             await worker.shutdown()
             await asyncio.gather(task, return_exceptions=True)
             await state.db.dispose()
+            await internal.close_session()
 
     # The docs page is add_docs' own: FastAPI's would load Swagger UI from a CDN.
     app = FastAPI(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import httpx
 from pydantic import BaseModel, TypeAdapter
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -29,20 +28,20 @@ from shared.contracts.models import (
     WorkOrderIssued,
 )
 from shared.effects import PATH
-from shared.internal import client, credential
+from shared.internal import Reply, call, credential
 from shared.settings import Settings
 
 # How an effect reaches its service: (service, path, JSON body) -> the answer. Over the network in every
 # process; the workflow tests hand the same route to the services' apps in memory.
-Post = Callable[[str, str, bytes], Awaitable[httpx.Response]]
+Post = Callable[[str, str, bytes], Awaitable[Reply]]
 Result = TypeVar("Result")
 
 
 def over_http(settings: Settings) -> Post:
     headers = {**credential(settings), "Content-Type": "application/json"}
 
-    async def post(service: str, path: str, body: bytes) -> httpx.Response:
-        return await client().post(f"{settings.service_url(service)}{path}", content=body, headers=headers)
+    async def post(service: str, path: str, body: bytes) -> Reply:
+        return await call("POST", f"{settings.service_url(service)}{path}", headers, body)
 
     return post
 
@@ -53,7 +52,8 @@ def build(post: Post) -> list:
         if response.status_code == 409:
             failure = response.json()
             raise ApplicationError(failure["message"], type=failure["type"], non_retryable=failure["non_retryable"])
-        response.raise_for_status()  # any other failure is retried, as the remote activity's would be
+        if response.status_code != 200:  # any other failure is retried, as the remote activity's would be
+            raise RuntimeError(f"{names.EFFECTS[name]} answered {response.status_code} to {name}")
         return TypeAdapter(gives).validate_json(response.content)
 
     @activity.defn(name=names.RECORD_TRANSITION)

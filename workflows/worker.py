@@ -26,6 +26,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from shared import observability
 from shared.contracts import names
 from shared.contracts.models import PaymentRunInput, UploadSweepInput
+from shared.internal import close_session
 from shared.settings import Settings, get_settings
 from shared.temporal import connect
 from workflows import effects
@@ -128,6 +129,7 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     async with worker:
         await stop.wait()
+    await close_session()
 
 
 if __name__ == "__main__":

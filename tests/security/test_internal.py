@@ -45,11 +45,14 @@ async def test_the_gateway_never_routes_internal_calls(stack, api):
         assert not answered.headers.get("content-type", "").startswith("application/json"), answered.text
 
 
-async def test_one_pooled_client_per_event_loop():
-    first = internal.client()
-    assert internal.client() is first
+async def test_one_pooled_session_per_event_loop():
+    first = internal.session()
+    assert internal.session() is first
     await asyncio.sleep(0)
-    assert internal.client() is first
+    assert internal.session() is first
+    await internal.close_session()
+    assert internal.session() is not first  # a closed one is replaced, never handed out
+    await internal.close_session()
 
 
 EFFECT_ROUTES = [(service, f"{effects.PATH}/{name}") for name, service in names.EFFECTS.items()]

@@ -3,11 +3,10 @@ interactive docs at `/api/v1/docs`."""
 
 from __future__ import annotations
 
-import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from shared.internal import client
+from shared.internal import UNANSWERED, call
 from shared.openapi import DESCRIPTION, docs_page
 from shared.settings import SERVICES
 
@@ -27,10 +26,11 @@ async def gateway_openapi(request: Request) -> dict:
     documents = [request.app.openapi()]
     for service in SERVICES[1:]:
         try:
-            response = await client().get(f"{settings.service_url(service)}/api/v1/{service}/openapi.json")
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
+            response = await call("GET", f"{settings.service_url(service)}/api/v1/{service}/openapi.json", {})
+        except UNANSWERED as exc:
             raise HTTPException(503, f"the {service} service is not answering; try again shortly") from exc
+        if response.status_code != 200:
+            raise HTTPException(503, f"the {service} service is not answering; try again shortly")
         documents.append(response.json())
     # Schema names are unique across the services (tests/unit/test_openapi.py), so merging loses nothing.
     for document in documents:

@@ -9,7 +9,6 @@ import asyncio
 from decimal import Decimal
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import select
 
@@ -20,7 +19,7 @@ from services.intake.service import bucket_counts
 from shared.auth import CurrentUser, bearer, need
 from shared.contracts.enums import Role
 from shared.http import errors
-from shared.internal import client
+from shared.internal import UNANSWERED, call
 from shared.service_app import SessionDep, StateDep
 
 router = APIRouter(prefix="/api/v1")
@@ -30,8 +29,8 @@ TIMEOUT = 5
 
 async def _ask(url: str, token: str | None) -> dict | None:
     try:
-        response = await client().get(url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
-    except httpx.HTTPError:
+        response = await call("GET", url, {"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
+    except UNANSWERED:
         return None
     return response.json() if response.status_code == 200 else None
 
