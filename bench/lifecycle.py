@@ -15,7 +15,8 @@ In the same run, on the same Temporal server, C at a time:
 - shape-matched: N workflows with the lifecycle's own updates, signal and activities: the effects as local
   activities, each email an activity on a task queue of its own in a worker process of its own, eager activities
   off (bench/shape_workflow.py). The shape of one of
-  the system's own workflows (counted from its history) is printed beside it: they should match.
+  the system's own workflows (counted from its history) is printed beside it: they should match. Its CPU, spread
+  over the system's actions, is the floor Temporal and its SDK alone set for this shape.
 Ends with `ratio_bare=<system/bare>` and `ratio_shape=<system/shape-matched>` (lifecycles per second).
 """
 
@@ -62,7 +63,7 @@ async def until_closed(client: Client, numbers: list[str]) -> float:
     return time.perf_counter() - started
 
 
-async def system(args, target: Target, client: Client) -> tuple[float, shape_workflow.Counts]:
+async def system(args, target: Target, client: Client) -> tuple[float, shape_workflow.Counts, float]:
     api = Api(target.api_url)
     try:
         admin = await target.admin(api)
@@ -111,7 +112,7 @@ async def system(args, target: Target, client: Client) -> tuple[float, shape_wor
     history = await client.get_workflow_handle(request_workflow_id(numbers[0])).fetch_history()
     counts = shape_workflow.count(history)
     print(f"system workflow, one lifecycle: {counts}")
-    return rate, counts
+    return rate, counts, len(timings) / args.lifecycles
 
 
 async def bare(args, client: Client) -> float:
@@ -132,7 +133,9 @@ async def bare(args, client: Client) -> float:
     return rate
 
 
-async def shape(args, client: Client, target: Target) -> tuple[float, shape_workflow.Counts]:
+async def shape(
+    args, client: Client, target: Target, actions_per_lifecycle: float
+) -> tuple[float, shape_workflow.Counts]:
     with shape_workflow.workers(target.settings.temporal_target) as pids:
         await shape_workflow.lifecycle(client, f"bench-shape-{uuid.uuid4()}")  # warm-up (workers up), not timed
         if "temporal" in target.pids:
@@ -151,6 +154,10 @@ async def shape(args, client: Client, target: Target) -> tuple[float, shape_work
     print(f"shape-matched: {args.lifecycles} workflows in {elapsed:.2f}s, one lifecycle: {counts}")
     print(f"shape-matched: lifecycles_per_second={rate:.3f}")
     print_cpu("shape-matched", cpu_before, cpu_after, args.lifecycles, "lifecycle")  # it has no API actions
+    spent = sum(cpu_after[name] - cpu_before[name] for name in cpu_after if name in cpu_before)
+    # The floor Temporal and its SDK set for this shape, with activities that do nothing, per action of the system.
+    floor = spent / args.lifecycles / actions_per_lifecycle * 1000
+    print(f"shape-matched: CPU per system action ({actions_per_lifecycle:.0f} per lifecycle): {floor:.1f}ms")
     return rate, counts
 
 
@@ -162,9 +169,9 @@ async def main() -> None:
     args = parser.parse_args()
     with stack(args, "lifecycle") as target:
         client = await Client.connect(target.settings.temporal_target, namespace=target.settings.temporal_namespace)
-        system_rate, system_counts = await system(args, target, client)
+        system_rate, system_counts, actions = await system(args, target, client)
         bare_rate = await bare(args, client)
-        shape_rate, shape_counts = await shape(args, client, target)
+        shape_rate, shape_counts = await shape(args, client, target, actions)
     if not shape_counts.same_shape(system_counts):
         print(
             "WARNING: the shape-matched workflow no longer matches the system's: update SHAPE in "
