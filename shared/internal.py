@@ -55,6 +55,7 @@ def session() -> aiohttp.ClientSession:
     global _pool
     loop = asyncio.get_running_loop()
     if _pool is None or _pool[0] is not loop or _pool[1].closed:
+        # An idle connection is let go after 60 s, before the services' own 120 s (uvicorn --timeout-keep-alive) end it.
         connector = aiohttp.TCPConnector(limit=100, limit_per_host=0, keepalive_timeout=60)
         _pool = (loop, aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=TIMEOUT)))
     return _pool[1]
