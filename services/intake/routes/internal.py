@@ -13,17 +13,17 @@ from services.intake.schemas import AttachmentOut, RequestOut
 from services.intake.service import is_current
 from shared.auth import REVOKED, decode_token
 from shared.internal import require_service
-from shared.service_app import SessionDep
+from shared.service_app import SessionDep, StateDep
 
 router = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(require_service)])
 
 
 @router.get("/auth/check")
-async def auth_check(db: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Response:
+async def auth_check(state: StateDep, authorization: Annotated[str | None, Header()] = None) -> Response:
     """The other services ask this on every call, with the caller's bearer token: 200 while it is good, else 401."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
-    if not await is_current(db, decode_token(authorization.split(" ", 1)[1])):
+    if not await is_current(state.db.engine, decode_token(authorization.split(" ", 1)[1])):
         raise HTTPException(401, REVOKED, headers={"WWW-Authenticate": "Bearer"})
     return Response(status_code=200)
 
