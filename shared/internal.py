@@ -56,8 +56,9 @@ def session() -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
     if _pool is None or _pool[0] is not loop or _pool[1].closed:
         # An idle connection is let go after 60 s, before the services' own 120 s (uvicorn --timeout-keep-alive) end it.
-        connector = aiohttp.TCPConnector(limit=100, limit_per_host=0, keepalive_timeout=60)
-        _pool = (loop, aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=TIMEOUT)))
+        # No session-wide timeout: `call` gives every request its own.
+        connector = aiohttp.TCPConnector(limit=100, keepalive_timeout=60)
+        _pool = (loop, aiohttp.ClientSession(connector=connector))
     return _pool[1]
 
 
@@ -94,16 +95,21 @@ def on_behalf_of(settings: Settings, address: str) -> dict[str, str]:
     return {**credential(settings), CLIENT_HEADER: address}
 
 
+def not_answering(service: str) -> HTTPException:
+    """The 503 for a call another service did not answer, or answered with a failure."""
+    return HTTPException(503, f"the {service} service is not answering; try again shortly")
+
+
 async def internal_get(settings: Settings, service: str, path: str) -> Any | None:
     """The JSON another service answers at `/internal/<path>`, or None when it answers 404."""
     try:
         answer = await call("GET", f"{settings.service_url(service)}/internal/{path}", credential(settings))
     except UNANSWERED as exc:
-        raise HTTPException(503, f"the {service} service is not answering; try again shortly") from exc
+        raise not_answering(service) from exc
     if answer.status_code == 404:
         return None
     if answer.status_code != 200:
-        raise HTTPException(503, f"the {service} service is not answering; try again shortly")
+        raise not_answering(service)
     return answer.json()
 
 

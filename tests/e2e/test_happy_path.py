@@ -44,15 +44,16 @@ async def check_happy_path(running, api, cast) -> None:
     # Emails follow the answers (off the action's critical path), so the last ones may still be on their way.
     me = await cast.customer.get("/me")
 
-    async def customer_subjects() -> list[str]:
-        received = mails_to(running.mail_dir, me["notification_email"])
+    def customer_subjects(received: list[email.message.Message]) -> list[str]:
         subjects = [" ".join(m["Subject"].split()) for m in received]  # unfolded, as a mail client shows it
-        mine = [s for s in subjects if s.startswith(f"Your request {number} ")]
-        return mine if len(mine) >= len(CUSTOMER_STATUS_EMAILS) else []
+        return [s for s in subjects if s.startswith(f"Your request {number} ")]
 
-    subjects = await wait_for(customer_subjects)
-    assert len(subjects) == len(CUSTOMER_STATUS_EMAILS), subjects
-    received = mails_to(running.mail_dir, me["notification_email"])
+    async def all_arrived() -> list[email.message.Message]:
+        received = mails_to(running.mail_dir, me["notification_email"])
+        return received if len(customer_subjects(received)) >= len(CUSTOMER_STATUS_EMAILS) else []
+
+    received = await wait_for(all_arrived)
+    assert len(customer_subjects(received)) == len(CUSTOMER_STATUS_EMAILS), customer_subjects(received)
     ids = [m["Message-ID"] for m in received]
     assert len(ids) == len(set(ids))
 

@@ -3,10 +3,10 @@ interactive docs at `/api/v1/docs`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from shared.internal import UNANSWERED, call
+from shared.internal import UNANSWERED, call, not_answering
 from shared.openapi import DESCRIPTION, docs_page
 from shared.settings import SERVICES
 
@@ -28,9 +28,9 @@ async def gateway_openapi(request: Request) -> dict:
         try:
             response = await call("GET", f"{settings.service_url(service)}/api/v1/{service}/openapi.json", {})
         except UNANSWERED as exc:
-            raise HTTPException(503, f"the {service} service is not answering; try again shortly") from exc
+            raise not_answering(service) from exc
         if response.status_code != 200:
-            raise HTTPException(503, f"the {service} service is not answering; try again shortly")
+            raise not_answering(service)
         documents.append(response.json())
     # Schema names are unique across the services (tests/unit/test_openapi.py), so merging loses nothing.
     for document in documents:
