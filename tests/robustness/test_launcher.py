@@ -80,8 +80,32 @@ def processes() -> dict[int, tuple[str, int, int]]:
     return found
 
 
+def exited(pid: int) -> bool:
+    """Whether every thread of a process has exited. A killed multi-threaded process shows its leader as a
+    zombie while its other threads still run their exit, holding the process's sockets."""
+    states = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            text = (task / "stat").read_text()
+        except OSError:
+            continue  # gone between the listing and the read
+        states.append(text[text.rindex(")") + 2])
+    return all(state in "ZX" for state in states)
+
+
 def live_in_group(pgid: int) -> list[int]:
-    return [pid for pid, (state, _, group) in processes().items() if group == pgid and state != "Z"]
+    return [pid for pid, (_, _, group) in processes().items() if group == pgid and not exited(pid)]
+
+
+def held_ports(stack: Stack, timeout: float = 30) -> list[int]:
+    """The stack's ports still held after `timeout` seconds: the kernel closes a dead process's sockets as it
+    reaps it, which on a loaded machine can take a moment after the process is gone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = [port for port in stack.ports() if not port_is_free(stack.settings.host, port)]
+        if not held or time.monotonic() > deadline:
+            return held
+        time.sleep(0.5)
 
 
 def run_cli(args: list[str], env: dict[str, str], cwd: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -152,8 +176,7 @@ def test_the_launcher_second_launcher_create_admin_and_sigkill():
         while live_in_group(group) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert live_in_group(group) == []
-        stack = Stack(env={"FIELDOPS_PORT_OFFSET": str(offset)})
-        assert [p for p in stack.ports() if not port_is_free(stack.settings.host, p)] == []
+        assert held_ports(Stack(env={"FIELDOPS_PORT_OFFSET": str(offset)})) == []
 
         # The next launcher starts on the same data and stops cleanly on Ctrl-C.
         again = Launcher(offset, data)
