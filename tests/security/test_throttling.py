@@ -14,6 +14,13 @@ from tests.security.support import direct
 PASSWORD = "correct-horse-battery"
 
 
+def fresh_address() -> str:
+    """A client address no other test uses: 24 random bits in 10.0.0.0/8, not one of 250 (which two tests drew
+    alike often enough to see one's failures lock the other out)."""
+    bits = uuid.uuid4().int & 0xFFFFFF
+    return f"10.{bits >> 16}.{(bits >> 8) & 0xFF}.{bits & 0xFF}"
+
+
 def failures(stack, key: str) -> int:
     with sqlite3.connect(stack.stack.data / "db" / "intake.db") as db:
         return db.execute("SELECT count(*) FROM sign_in_failures WHERE email = ?", (key,)).fetchone()[0]
@@ -32,11 +39,11 @@ async def sign_in(stack, email: str, password: str, address: str, **headers):
 
 async def test_wrong_passwords_slow_an_account_down_but_its_owner_still_signs_in_elsewhere(stack, api, admin):
     user = await api.make_user(admin, "dispatcher")
-    attacker = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
+    attacker = fresh_address()
     for _ in range(throttle.FREE_FAILURES):
         assert (await sign_in(stack, user.email, "not-my-password", attacker)).status_code == 401
     started = time.monotonic()
-    owner = await sign_in(stack, user.email, PASSWORD, f"192.0.2.{uuid.uuid4().int % 250 + 1}")
+    owner = await sign_in(stack, user.email, PASSWORD, fresh_address())
     waited = time.monotonic() - started
     assert owner.status_code == 200, owner.text
     assert waited >= throttle.account_delay(throttle.FREE_FAILURES) == 1.0
@@ -51,7 +58,7 @@ async def test_wrong_passwords_slow_an_account_down_but_its_owner_still_signs_in
 
 async def test_an_address_guessing_too_often_is_locked_and_no_other(stack, api, admin):
     user = await api.make_user(admin, "dispatcher")
-    guesser = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
+    guesser = fresh_address()
     for _ in range(throttle.ADDRESS_LIMIT):  # spread over accounts: no account delay, only the address counts
         wrong = await sign_in(stack, f"ghost-{uuid.uuid4().hex[:8]}@example.com", "whatever-pw", guesser)
         # An unknown address is the same 401 as a wrong password: no way to learn which addresses have accounts.
