@@ -17,6 +17,9 @@ In the same run, on the same Temporal server, C at a time:
   off (bench/shape_workflow.py). The shape of one of
   the system's own workflows (counted from its history) is printed beside it: they should match. Its CPU, spread
   over the system's actions, is the floor Temporal and its SDK alone set for this shape.
+For both the system and the shape-matched baseline, Temporal's own counters (its /metrics) give the workflow tasks
+per lifecycle and how many of them a worker's poll took through matching: the rest the server handed over in its
+answer to the worker's previous task, which costs it less.
 Ends with `ratio_bare=<system/bare>` and `ratio_shape=<system/shape-matched>` (lifecycles per second).
 """
 
@@ -38,7 +41,16 @@ from temporalio.worker import Worker  # noqa: E402
 
 from bench import shape_workflow  # noqa: E402
 from bench.bare_workflow import STEPS, TASK_QUEUE, BareLifecycleWorkflow, noop  # noqa: E402
-from bench.support import Target, add_stack_arguments, cpu_seconds, percentile, print_cpu, stack  # noqa: E402
+from bench.support import (  # noqa: E402
+    Target,
+    add_stack_arguments,
+    cpu_seconds,
+    percentile,
+    print_cpu,
+    print_dispatch,
+    stack,
+    temporal_counters,
+)
 from shared.contracts.names import request_workflow_id  # noqa: E402
 from tests.support.api import Api, Cast, lifecycle, make_cast  # noqa: E402
 
@@ -87,12 +99,12 @@ async def system(args, target: Target, client: Client) -> tuple[float, shape_wor
             finally:
                 lanes.put_nowait(cast)
 
-        cpu_before = cpu_seconds(target.pids)
+        cpu_before, tasks_before = cpu_seconds(target.pids), temporal_counters(target.settings)
         elapsed = await run_pool(args.lifecycles, args.concurrency, job)
         # The last emails of each lifecycle go out after its last answer: their CPU counts too, and the baselines
         # below should find the server idle, not still delivering.
         drained = await until_closed(client, numbers)
-        cpu_after = cpu_seconds(target.pids)
+        cpu_after, tasks_after = cpu_seconds(target.pids), temporal_counters(target.settings)
     finally:
         await api.close()
     rate = args.lifecycles / elapsed
@@ -112,6 +124,7 @@ async def system(args, target: Target, client: Client) -> tuple[float, shape_wor
     history = await client.get_workflow_handle(request_workflow_id(numbers[0])).fetch_history()
     counts = shape_workflow.count(history)
     print(f"system workflow, one lifecycle: {counts}")
+    print_dispatch("system", tasks_before, tasks_after, args.lifecycles)
     return rate, counts, len(timings) / args.lifecycles
 
 
@@ -146,9 +159,9 @@ async def shape(
             ids.append(f"bench-shape-{uuid.uuid4()}")
             await shape_workflow.lifecycle(client, ids[-1])
 
-        cpu_before = cpu_seconds(pids)
+        cpu_before, tasks_before = cpu_seconds(pids), temporal_counters(target.settings)
         elapsed = await run_pool(args.lifecycles, args.concurrency, job)
-        cpu_after = cpu_seconds(pids)
+        cpu_after, tasks_after = cpu_seconds(pids), temporal_counters(target.settings)
     rate = args.lifecycles / elapsed
     counts = shape_workflow.count(await client.get_workflow_handle(ids[0]).fetch_history())
     print(f"shape-matched: {args.lifecycles} workflows in {elapsed:.2f}s, one lifecycle: {counts}")
@@ -158,6 +171,7 @@ async def shape(
     # The floor Temporal and its SDK set for this shape, with activities that do nothing, per action of the system.
     floor = spent / args.lifecycles / actions_per_lifecycle * 1000
     print(f"shape-matched: CPU per system action ({actions_per_lifecycle:.0f} per lifecycle): {floor:.1f}ms")
+    print_dispatch("shape-matched", tasks_before, tasks_after, args.lifecycles)
     return rate, counts
 
 

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import sys
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from deploy.stack import running_stacks  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -179,6 +182,45 @@ def print_cpu(title: str, before: dict[str, float], after: dict[str, float], cou
         print(f"  {name:20} {seconds:8.2f} {seconds / count * 1000:13.1f}")
     total = sum(spent.values())
     print(f"  {'all':20} {total:8.2f} {total / count * 1000:13.1f}")
+
+
+# --- Temporal's own request counters ------------------------------------------------------------------
+# How the server handed workflow tasks to workers: every task completed, and those a worker's poll took through
+# matching (the rest came in the server's answer to the worker's previous task, with no dispatch of their own).
+DISPATCH_COUNTERS = {
+    ("history", "RespondWorkflowTaskCompleted"): "workflow tasks",
+    ("history", "RecordWorkflowTaskStarted"): "of them through matching",
+    ("history", "RecordActivityTaskStarted"): "activity tasks",
+}
+Counters = dict[str, float] | None  # None: the server's metrics did not answer
+
+
+def temporal_counters(settings: Settings) -> Counters:
+    """DISPATCH_COUNTERS as Temporal's metrics endpoint (the local stack's, port 7253 + offset) reads now, or None
+    where it does not answer (a stack elsewhere)."""
+    url = f"http://{settings.host}:{settings.port(7253)}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return None
+    counts = dict.fromkeys(DISPATCH_COUNTERS.values(), 0.0)
+    for family in text_string_to_metric_families(text):
+        if family.name != "service_requests":
+            continue
+        for sample in family.samples:
+            key = (sample.labels.get("service_name"), sample.labels.get("operation"))
+            if key in DISPATCH_COUNTERS:
+                counts[DISPATCH_COUNTERS[key]] += sample.value
+    return counts
+
+
+def print_dispatch(title: str, before: Counters, after: Counters, lifecycles: int) -> None:
+    """Per lifecycle, the tasks Temporal handed out between two readings of its counters."""
+    if before is None or after is None:
+        return
+    figures = ", ".join(f"{name} {(after[name] - before[name]) / lifecycles:.1f}" for name in after)
+    print(f"{title}: per lifecycle, from Temporal's counters: {figures}")
 
 
 def percentile(values: list[float], q: float) -> float:
