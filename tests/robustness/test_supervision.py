@@ -21,7 +21,7 @@ from shared.contracts.names import request_workflow_id
 from shared.temporal import connect
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, BASE_ENV, PORT_OFFSET
 from tests.robustness.test_launcher import Launcher, free_offset, processes
-from tests.support.api import Api, ApiError, create_admin, lifecycle, make_cast
+from tests.support.api import Api, ApiError, create_admin, lifecycle, make_cast, wait_for
 
 pytestmark = pytest.mark.e2e
 RESTARTED = {
@@ -98,12 +98,15 @@ async def test_sigterm_mid_lifecycle_loses_nothing_and_runs_every_activity_once(
         cast = await make_cast(api, await api.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD))
         timings: list[float] = []  # one entry per action answered
         running = asyncio.create_task(lifecycle(api, cast, timings=timings))
+
         # Mid-lifecycle, four actions in (created, published, assigned, accepted): API calls (routing), email
         # deliveries (notifications) and workflow tasks (the worker) are in hand; calls that arrive while a
         # service is down wait for the next one on the socket it keeps. Counted, not timed: a lifecycle can
         # take less than two seconds in all.
-        while len(timings) < 4 and not running.done():
-            await asyncio.sleep(0.02)
+        async def four_in_or_over() -> bool:
+            return len(timings) >= 4 or running.done()
+
+        await wait_for(four_in_or_over, interval=0.02)
         assert not running.done()
         signalled_at = len(launched.launcher.lines)  # the first test's kill and restart of routing are before it
         for module in RESTARTED.values():

@@ -3,6 +3,7 @@ per client address. Addresses are told to intake directly, as the gateway does (
 
 from __future__ import annotations
 
+import ipaddress
 import sqlite3
 import time
 import uuid
@@ -17,8 +18,7 @@ PASSWORD = "correct-horse-battery"
 def fresh_address() -> str:
     """A client address no other test uses: 24 random bits in 10.0.0.0/8, not one of 250 (which two tests drew
     alike often enough to see one's failures lock the other out)."""
-    bits = uuid.uuid4().int & 0xFFFFFF
-    return f"10.{bits >> 16}.{(bits >> 8) & 0xFF}.{bits & 0xFF}"
+    return str(ipaddress.IPv4Network("10.0.0.0/8")[uuid.uuid4().int & 0xFFFFFF])
 
 
 def failures(stack, key: str) -> int:
